@@ -1,0 +1,323 @@
+"""Configuration Management: what a CI may be and how CIs may be related.
+
+The registry is declarative: a CI class lists its attributes and identification rules, a
+relationship type says between which classes it may stand and how a failure travels along it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.errors import ValidationFailed
+
+
+class Lifecycle(enum.StrEnum):
+    PLANNED = "planned"
+    LIVE = "live"
+    MAINTENANCE = "maintenance"
+    RETIRED = "retired"
+
+
+class Criticality(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Propagation(enum.StrEnum):
+    """How a failure travels along a relationship `(source)-[:TYPE]->(target)`."""
+
+    TO_SOURCE = "to_source"  # the target failing hurts the source: DEPENDS_ON, RUNS_ON
+    TO_TARGET = "to_target"  # the source failing hurts the target: PART_OF
+    BOTH = "both"  # either side failing hurts the other: CONNECTS_TO
+    NONE = "none"  # informational only: DOCUMENTED_BY
+
+
+@dataclass(frozen=True)
+class CIClass:
+    name: str
+    attributes: frozenset[str] = frozenset()
+    # Each rule is a tuple of fields that together identify one CI of this class on import.
+    identification: tuple[tuple[str, ...], ...] = (("name",),)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RelationshipType:
+    name: str
+    propagation: Propagation
+    sources: frozenset[str]  # CI class names, or "*" for any
+    targets: frozenset[str]
+    description: str = ""
+
+    def allows(self, source_class: str, target_class: str) -> bool:
+        return ("*" in self.sources or source_class in self.sources) and (
+            "*" in self.targets or target_class in self.targets
+        )
+
+
+_COMMON = frozenset({"vendor", "location", "environment", "version", "url"})
+
+CI_CLASSES: dict[str, CIClass] = {
+    c.name: c
+    for c in (
+        CIClass("Service", _COMMON | {"serviceHours", "tier"}, description="what users see"),
+        CIClass("Application", _COMMON | {"language", "repository"}),
+        CIClass("Database", _COMMON | {"engine", "port", "replicationRole"}),
+        CIClass(
+            "Server",
+            _COMMON | {"serialNumber", "fqdn", "ip", "os", "cpu", "memoryGb", "rack"},
+            identification=(("serialNumber",), ("fqdn",), ("name",)),
+        ),
+        CIClass(
+            "VirtualMachine",
+            _COMMON | {"fqdn", "ip", "os", "cpu", "memoryGb", "hypervisor"},
+            identification=(("fqdn",), ("name",)),
+        ),
+        CIClass("Container", _COMMON | {"image", "cluster", "namespace", "replicas"}),
+        CIClass(
+            "NetworkDevice",
+            _COMMON | {"serialNumber", "ip", "model", "role"},
+            identification=(("serialNumber",), ("name",)),
+        ),
+        CIClass(
+            "Storage",
+            _COMMON | {"serialNumber", "capacityTb", "protocol"},
+            identification=(("serialNumber",), ("name",)),
+        ),
+        CIClass("Document", _COMMON | {"kind"}),
+    )
+}
+
+_ANY = frozenset({"*"})
+_COMPUTE = frozenset({"Server", "VirtualMachine", "Container"})
+_SOFTWARE = frozenset({"Service", "Application", "Database", "Container"})
+
+RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
+    r.name: r
+    for r in (
+        RelationshipType(
+            "DEPENDS_ON", Propagation.TO_SOURCE, _ANY, _ANY, "the source needs the target to work"
+        ),
+        RelationshipType(
+            "RUNS_ON",
+            Propagation.TO_SOURCE,
+            _SOFTWARE,
+            _COMPUTE,
+            "software runs on compute",
+        ),
+        RelationshipType(
+            "HOSTED_ON",
+            Propagation.TO_SOURCE,
+            frozenset({"VirtualMachine", "Container", "Server"}),
+            frozenset({"Server", "VirtualMachine"}),
+            "a guest hosted on a host",
+        ),
+        RelationshipType(
+            "STORED_ON",
+            Propagation.TO_SOURCE,
+            frozenset({"Database", "Server", "VirtualMachine"}),
+            frozenset({"Storage"}),
+            "data lives on storage",
+        ),
+        RelationshipType(
+            "CONNECTS_TO",
+            Propagation.BOTH,
+            frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}),
+            frozenset({"NetworkDevice", "Storage", "Server"}),
+            "a network link",
+        ),
+        RelationshipType(
+            "PART_OF", Propagation.TO_TARGET, _ANY, _ANY, "a component of a larger whole"
+        ),
+        RelationshipType(
+            "DOCUMENTED_BY", Propagation.NONE, _ANY, frozenset({"Document"}), "documentation"
+        ),
+    )
+}
+
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][A-Za-z0-9]{0,40}$")
+
+
+def ci_class(name: str, *, field_name: str = "ciClass") -> CIClass:
+    try:
+        return CI_CLASSES[name]
+    except KeyError:
+        known = ", ".join(sorted(CI_CLASSES))
+        raise ValidationFailed(
+            field_name, "unknown_class", f"unknown CI class {name!r}; one of: {known}"
+        ) from None
+
+
+def relationship_type(name: str, *, field_name: str = "type") -> RelationshipType:
+    try:
+        return RELATIONSHIP_TYPES[name]
+    except KeyError:
+        known = ", ".join(sorted(RELATIONSHIP_TYPES))
+        raise ValidationFailed(
+            field_name,
+            "unknown_relationship_type",
+            f"unknown relationship type {name!r}; one of: {known}",
+        ) from None
+
+
+def lifecycle(value: str, *, field_name: str = "lifecycle") -> Lifecycle:
+    try:
+        return Lifecycle(value)
+    except ValueError:
+        raise ValidationFailed(
+            field_name,
+            "unknown_lifecycle",
+            f"unknown lifecycle {value!r}; one of: {', '.join(s.value for s in Lifecycle)}",
+        ) from None
+
+
+def criticality(value: str, *, field_name: str = "criticality") -> Criticality:
+    try:
+        return Criticality(value)
+    except ValueError:
+        raise ValidationFailed(
+            field_name,
+            "unknown_criticality",
+            f"unknown criticality {value!r}; one of: {', '.join(s.value for s in Criticality)}",
+        ) from None
+
+
+def check_name(name: str, *, field_name: str = "name") -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise ValidationFailed(field_name, "required", "a CI needs a non-empty name")
+    if len(cleaned) > 200:
+        raise ValidationFailed(field_name, "too_long", "a CI name has at most 200 characters")
+    return cleaned
+
+
+def check_attributes(
+    cls: CIClass, attributes: Mapping[str, Any], *, field_name: str = "attributes"
+) -> dict[str, Any]:
+    """Attributes are flat scalars (or lists of scalars) the class declares."""
+    checked: dict[str, Any] = {}
+    for key, value in attributes.items():
+        where = f"{field_name}.{key}"
+        if key not in cls.attributes or not _ATTRIBUTE_NAME.match(key):
+            allowed = ", ".join(sorted(cls.attributes))
+            raise ValidationFailed(
+                where,
+                "attribute_not_allowed",
+                f"attribute {key!r} is not allowed for class {cls.name}; allowed: {allowed}",
+            )
+        if not _is_scalar(value) and not (
+            isinstance(value, list) and all(_is_scalar(v) for v in value)
+        ):
+            raise ValidationFailed(
+                where, "not_scalar", f"attribute {key!r} must be a string, number, boolean or list"
+            )
+        checked[key] = value
+    return checked
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+ATTRIBUTE_PREFIX = "attr_"
+
+
+def attributes_to_properties(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    # Attributes become ordinary node properties so they can be indexed and filtered in Cypher.
+    return {ATTRIBUTE_PREFIX + k: v for k, v in attributes.items()}
+
+
+def properties_to_attributes(props: Mapping[str, Any]) -> dict[str, Any]:
+    n = len(ATTRIBUTE_PREFIX)
+    return {k[n:]: v for k, v in props.items() if k.startswith(ATTRIBUTE_PREFIX)}
+
+
+@dataclass(frozen=True)
+class NewCI:
+    ci_class: str
+    name: str
+    lifecycle: str = Lifecycle.LIVE.value
+    criticality: str = Criticality.MEDIUM.value
+    owner: str | None = None
+    description: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CIChanges:
+    name: str | None = None
+    lifecycle: str | None = None
+    criticality: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    attributes: Mapping[str, Any] | None = None
+
+
+def ci_properties(new: NewCI) -> dict[str, Any]:
+    """Check a new CI against its class and return the properties to store."""
+    cls = ci_class(new.ci_class)
+    props: dict[str, Any] = {
+        "name": check_name(new.name),
+        "ciClass": cls.name,
+        "lifecycle": lifecycle(new.lifecycle).value,
+        "criticality": criticality(new.criticality).value,
+        "owner": new.owner,
+        "description": new.description,
+    }
+    props.update(attributes_to_properties(check_attributes(cls, new.attributes)))
+    return props
+
+
+def ci_changes(current_class: str, changes: CIChanges) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The properties to set and the ones to remove (attributes given as null)."""
+    cls = ci_class(current_class)
+    props: dict[str, Any] = {}
+    remove: list[str] = []
+    if changes.name is not None:
+        props["name"] = check_name(changes.name)
+    if changes.lifecycle is not None:
+        props["lifecycle"] = lifecycle(changes.lifecycle).value
+    if changes.criticality is not None:
+        props["criticality"] = criticality(changes.criticality).value
+    if changes.owner is not None:
+        props["owner"] = changes.owner
+    if changes.description is not None:
+        props["description"] = changes.description
+    if changes.attributes is not None:
+        attrs = check_attributes(cls, changes.attributes)
+        props.update(attributes_to_properties({k: v for k, v in attrs.items() if v is not None}))
+        remove.extend(ATTRIBUTE_PREFIX + k for k, v in attrs.items() if v is None)
+    return props, tuple(remove)
+
+
+def check_relationship(
+    rel: RelationshipType,
+    source: Mapping[str, Any],
+    target: Mapping[str, Any],
+) -> None:
+    if source["id"] == target["id"]:
+        raise ValidationFailed("targetId", "self_loop", "a CI cannot be related to itself")
+    if target.get("lifecycle") == Lifecycle.RETIRED.value:
+        raise ValidationFailed(
+            "targetId",
+            "retired_target",
+            f"CI {target['name']!r} is retired and cannot be the target of a new relationship",
+        )
+    if source.get("lifecycle") == Lifecycle.RETIRED.value:
+        raise ValidationFailed(
+            "sourceId",
+            "retired_source",
+            f"CI {source['name']!r} is retired and cannot gain relationships",
+        )
+    if not rel.allows(source["ciClass"], target["ciClass"]):
+        raise ValidationFailed(
+            "type",
+            "relationship_not_allowed",
+            f"{rel.name} is not allowed from {source['ciClass']} to {target['ciClass']}",
+        )

@@ -1,0 +1,115 @@
+"""Configuration Management operations: register, change, relate and retire CIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import cmdb
+from domain.access import SYSTEM, Actor, Permission
+from domain.errors import NotFound, ValidationFailed
+from graphdb.cypher import ci as ci_cypher
+from graphdb.write_path import Store, UnitOfWork
+
+# Workers recompute a CI's blast radius after anything that may change it.
+BLAST_RADIUS_ACTOR = "refresh_blast_radius"
+
+
+def register_ci(store: Store, actor: Actor, new: cmdb.NewCI) -> dict[str, Any]:
+    actor.require(Permission.WRITE_CMDB)
+    props = cmdb.ci_properties(new)
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        created = uow.create("CI", props, extra_labels=(props["ciClass"],))
+        uow.publish(BLAST_RADIUS_ACTOR, created["id"])
+        return created
+
+    return store.write(actor, work)
+
+
+def change_ci(
+    store: Store, actor: Actor, ci_id: str, version: int, changes: cmdb.CIChanges
+) -> dict[str, Any]:
+    actor.require(Permission.WRITE_CMDB)
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        current = uow.lock("CI", ci_id)
+        props, remove = cmdb.ci_changes(current["ciClass"], changes)
+        return uow.update("CI", ci_id, props, expected_version=version, remove=remove)
+
+    return store.write(actor, work)
+
+
+def relate_cis(
+    store: Store,
+    actor: Actor,
+    source_id: str,
+    rel_type: str,
+    target_id: str,
+    attributes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    actor.require(Permission.WRITE_CMDB)
+    rel = cmdb.relationship_type(rel_type)
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        found = ci_cypher.by_ids(uow.tx, [source_id, target_id])
+        if source_id not in found:
+            raise NotFound("CI", source_id, field="sourceId")
+        if target_id not in found:
+            raise NotFound("CI", target_id, field="targetId")
+        source, target = found[source_id], found[target_id]
+        cmdb.check_relationship(rel, source, target)
+        # Lock the source so two imports cannot both add the same relationship.
+        uow.lock("CI", source_id)
+        if ci_cypher.find_relationship(uow.tx, source_id, rel.name, target_id) is not None:
+            raise ValidationFailed(
+                "type",
+                "duplicate",
+                f"{source['name']} already {rel.name} {target['name']}",
+            )
+        props = uow.link("CI", source_id, rel.name, "CI", target_id, attributes)
+        uow.publish(BLAST_RADIUS_ACTOR, target_id)
+        return {"source": source, "type": rel.name, "target": target, "props": props}
+
+    return store.write(actor, work)
+
+
+def unrelate_cis(store: Store, actor: Actor, source_id: str, rel_type: str, target_id: str) -> bool:
+    actor.require(Permission.WRITE_CMDB)
+    rel = cmdb.relationship_type(rel_type)
+
+    def work(uow: UnitOfWork) -> bool:
+        uow.lock("CI", source_id)
+        deleted = ci_cypher.delete_relationship(uow, source_id, rel.name, target_id)
+        if not deleted:
+            raise ValidationFailed(
+                "type", "no_such_relationship", f"no {rel.name} from {source_id} to {target_id}"
+            )
+        uow.audit("unrelate", "CI", source_id, {"type": rel.name, "targetId": target_id}, None)
+        uow.publish(BLAST_RADIUS_ACTOR, target_id)
+        return True
+
+    return store.write(actor, work)
+
+
+ALL_CI_RELATIONSHIP_TYPES = tuple(cmdb.RELATIONSHIP_TYPES)
+
+# Relationship types along which a failure of a CI reaches the CIs that point at it.
+DEPENDENCY_TYPES = tuple(
+    name
+    for name, rel in cmdb.RELATIONSHIP_TYPES.items()
+    if rel.propagation in (cmdb.Propagation.TO_SOURCE, cmdb.Propagation.BOTH)
+)
+BLAST_RADIUS_DEPTH = 6
+
+
+def refresh_blast_radius(store: Store, ci_id: str) -> int | None:
+    """Count the CIs that depend on this one; change risk and impact views read it."""
+
+    def work(uow: UnitOfWork) -> int | None:
+        if not ci_cypher.by_ids(uow.tx, [ci_id]):
+            return None
+        n = ci_cypher.dependants_within(uow.tx, ci_id, DEPENDENCY_TYPES, BLAST_RADIUS_DEPTH)
+        ci_cypher.set_derived(uow.tx, ci_id, {"blastRadius": n, "blastRadiusAt": uow.at})
+        return n
+
+    return store.write(SYSTEM, work)

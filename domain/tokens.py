@@ -1,0 +1,39 @@
+"""API tokens: how scripts and people identify themselves to the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.access import Actor, Role, new_token_secret, parse_role, token_digest
+from graphdb.cypher import tokens as token_cypher
+from graphdb.write_path import Store, UnitOfWork
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    secret: str  # shown once; only its digest is stored
+    id: str
+    role: Role
+    name: str
+
+
+def issue_token(store: Store, issuer: Actor, role: str, name: str) -> IssuedToken:
+    checked = parse_role(role)
+    secret = new_token_secret()
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        return uow.create(
+            "ApiToken",
+            {"digest": token_digest(secret), "role": checked.value, "name": name},
+        )
+
+    record = store.write(issuer, work)
+    return IssuedToken(secret=secret, id=record["id"], role=checked, name=name)
+
+
+def actor_for_token(store: Store, secret: str) -> Actor | None:
+    record = store.read(lambda tx: token_cypher.by_digest(tx, token_digest(secret)))
+    if record is None:
+        return None
+    return Actor(id=record["id"], name=record["name"], role=Role(record["role"]))

@@ -1,0 +1,1 @@
+"""Neo4j access: the driver, the one write path, migrations, Cypher per record type."""

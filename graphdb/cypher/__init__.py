@@ -1,0 +1,1 @@
+"""Cypher, one module per record type. Parameters only; labels and types come from registries."""

@@ -1,0 +1,104 @@
+"""Schema migrations: constraints and indexes, applied in order and recorded in the graph.
+
+Each migration has a version; applied ones are stored as `(:SchemaMigration {version})`, so running
+them again does nothing. Every statement is also written to be idempotent (`IF NOT EXISTS`), which
+covers a run that stopped halfway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from neo4j import ManagedTransaction
+
+from domain.cmdb import CI_CLASSES
+from domain.model import RECORD_TYPES
+from graphdb.driver import Graph
+from graphdb.write_path import ident, now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: Callable[[], list[str]]
+
+
+def _unique_ids() -> list[str]:
+    out = []
+    for label, record_type in RECORD_TYPES.items():
+        out.append(
+            f"CREATE CONSTRAINT {label.lower()}_id IF NOT EXISTS "
+            f"FOR (n:{ident(label)}) REQUIRE n.id IS UNIQUE"
+        )
+        if record_type.number_prefix:
+            out.append(
+                f"CREATE CONSTRAINT {label.lower()}_number IF NOT EXISTS "
+                f"FOR (n:{ident(label)}) REQUIRE n.number IS UNIQUE"
+            )
+    out.append(
+        "CREATE CONSTRAINT apitoken_digest IF NOT EXISTS "
+        "FOR (n:ApiToken) REQUIRE n.digest IS UNIQUE"
+    )
+    out.append(
+        "CREATE CONSTRAINT numbersequence_prefix IF NOT EXISTS "
+        "FOR (n:NumberSequence) REQUIRE n.prefix IS UNIQUE"
+    )
+    out.append(
+        "CREATE CONSTRAINT schemamigration_version IF NOT EXISTS "
+        "FOR (n:SchemaMigration) REQUIRE n.version IS UNIQUE"
+    )
+    return out
+
+
+def _lookup_indexes() -> list[str]:
+    out = [
+        "CREATE INDEX ci_name IF NOT EXISTS FOR (n:CI) ON (n.name)",
+        "CREATE INDEX ci_class_name IF NOT EXISTS FOR (n:CI) ON (n.ciClass, n.name)",
+        "CREATE INDEX ci_lifecycle IF NOT EXISTS FOR (n:CI) ON (n.lifecycle)",
+        "CREATE INDEX audit_record IF NOT EXISTS FOR (n:AuditEntry) ON (n.recordId, n.at)",
+        "CREATE FULLTEXT INDEX ci_text IF NOT EXISTS FOR (n:CI) ON EACH [n.name, n.description]",
+    ]
+    out.extend(
+        f"CREATE INDEX {name.lower()}_name IF NOT EXISTS FOR (n:{ident(name)}) ON (n.name)"
+        for name in CI_CLASSES
+    )
+    return out
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "unique ids and numbers", _unique_ids),
+    Migration(2, "lookup and full-text indexes", _lookup_indexes),
+)
+
+
+def applied_versions(graph: Graph) -> set[int]:
+    def read(tx: ManagedTransaction) -> set[int]:
+        return {int(r["v"]) for r in tx.run("MATCH (m:SchemaMigration) RETURN m.version AS v")}
+
+    return graph.read(read)
+
+
+def migrate(graph: Graph) -> list[Migration]:
+    """Apply what is missing; returns the migrations applied by this call."""
+    done = applied_versions(graph)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements():
+            graph.run_schema(statement)
+        graph.run_schema(
+            "MERGE (m:SchemaMigration {version: $version}) "
+            "ON CREATE SET m.name = $name, m.appliedAt = $at",
+            version=migration.version,
+            name=migration.name,
+            at=now(),
+        )
+        log.info("applied migration %s: %s", migration.version, migration.name)
+        applied.append(migration)
+    return applied

@@ -1,0 +1,321 @@
+"""The one write path every mutation goes through.
+
+A `UnitOfWork` lives inside one Neo4j write transaction. It creates and updates records with an
+optimistic version check, writes an `AuditEntry` for each change, and collects the messages to
+publish; `Store.write` sends those only after the transaction has committed, so a worker never sees
+a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from neo4j import ManagedTransaction
+
+from domain.access import Actor
+from domain.errors import NotFound, VersionConflict
+from domain.model import RECORD_TYPES
+from graphdb.driver import Graph
+
+T = TypeVar("T")
+
+_IDENTIFIER = re.compile(r"^[A-Z][A-Za-z0-9_]{0,62}$")
+
+
+def ident(name: str) -> str:
+    """A label or relationship type, quoted for Cypher.
+
+    Callers take names from the domain registries only; the pattern check is a second lock so that
+    nothing else can ever reach a query string.
+    """
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a registered graph identifier: {name!r}")
+    return f"`{name}`"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "to_native"):
+        return value.to_native().isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Message:
+    actor_name: str
+    args: tuple[Any, ...]
+
+
+class Publisher(Protocol):
+    def __call__(self, message: Message) -> None: ...
+
+
+def _drop(message: Message) -> None:
+    return None
+
+
+@dataclass
+class UnitOfWork:
+    tx: ManagedTransaction
+    actor: Actor
+    at: datetime = field(default_factory=now)
+    messages: list[Message] = field(default_factory=list)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def next_number(self, prefix: str) -> str:
+        return f"{prefix}{self.reserve_numbers(prefix, 1):07d}"
+
+    def create(
+        self,
+        label: str,
+        props: Mapping[str, Any],
+        *,
+        extra_labels: tuple[str, ...] = (),
+        record_id: str | None = None,
+    ) -> dict[str, Any]:
+        record_type = RECORD_TYPES[label]
+        values = {k: v for k, v in props.items() if v is not None}
+        values["id"] = record_id or str(uuid.uuid4())
+        if record_type.number_prefix and "number" not in values:
+            values["number"] = self.next_number(record_type.number_prefix)
+        values.update(createdAt=self.at, updatedAt=self.at, version=1)
+        labels = ":".join(ident(x) for x in (label, *extra_labels))
+        created = self.tx.run(
+            f"CREATE (n:{labels}) SET n = $values RETURN properties(n) AS n", values=values
+        ).single(strict=True)["n"]
+        self.audit("create", label, values["id"], None, _visible(created))
+        return dict(created)
+
+    def create_many(
+        self, label: str, rows: list[dict[str, Any]], *, extra_label_key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Create many records of one type with one UNWIND per extra label; audited in bulk.
+
+        `extra_label_key` names the property whose value is the second label (a CI's class);
+        callers guarantee it is a registered name.
+        """
+        record_type = RECORD_TYPES[label]
+        prepared = []
+        for row in rows:
+            values = {k: v for k, v in row.items() if v is not None}
+            values.setdefault("id", str(uuid.uuid4()))
+            values.update(createdAt=self.at, updatedAt=self.at, version=1)
+            prepared.append(values)
+        if record_type.number_prefix and prepared:
+            first = self.reserve_numbers(record_type.number_prefix, len(prepared))
+            for offset, values in enumerate(prepared):
+                values.setdefault("number", f"{record_type.number_prefix}{first + offset:07d}")
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for values in prepared:
+            groups.setdefault(values[extra_label_key] if extra_label_key else "", []).append(values)
+        for extra, group in groups.items():
+            labels = ":".join(ident(x) for x in ((label, extra) if extra else (label,)))
+            self.tx.run(
+                f"UNWIND $rows AS row CREATE (n:{labels}) SET n = row", rows=group
+            ).consume()
+        self.audit_many([("create", label, v["id"], None, _visible(v)) for v in prepared])
+        return prepared
+
+    def reserve_numbers(self, prefix: str, count: int) -> int:
+        """Reserve `count` consecutive human numbers; returns the first."""
+        record = self.tx.run(
+            "MERGE (c:NumberSequence {prefix: $prefix}) ON CREATE SET c.last = 0 "
+            "SET c.last = c.last + $count RETURN c.last AS last",
+            prefix=prefix,
+            count=count,
+        ).single(strict=True)
+        return int(record["last"]) - count + 1
+
+    def update_many(
+        self, label: str, changes: list[tuple[str, dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Apply (id, before, after) property changes without a version check; audited in bulk.
+
+        For writers that are authoritative by rule (reconciled imports), not for people editing.
+        """
+        if not changes:
+            return
+        self.tx.run(
+            f"UNWIND $rows AS row MATCH (n:{ident(label)} {{id: row.id}}) "
+            "SET n += row.after, n.version = n.version + 1, n.updatedAt = $at",
+            rows=[{"id": i, "after": after} for i, _, after in changes],
+            at=self.at,
+        ).consume()
+        self.audit_many([("update", label, i, before, after) for i, before, after in changes])
+
+    def lock(self, label: str, record_id: str) -> dict[str, Any]:
+        """Take the record's write lock, then read it.
+
+        Reading before the lock would let two transactions both pass the version check; after the
+        lock the read sees whatever the other transaction committed.
+        """
+        record = self.tx.run(
+            # Writing a property takes the node's exclusive lock; a no-op write would not.
+            f"MATCH (n:{ident(label)} {{id: $id}}) SET n._lock = true REMOVE n._lock "
+            "RETURN properties(n) AS n",
+            id=record_id,
+        ).single()
+        if record is None:
+            raise NotFound(label, record_id)
+        return dict(record["n"])
+
+    def update(
+        self,
+        label: str,
+        record_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int | None,
+        remove: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        before = self.lock(label, record_id)
+        if expected_version is not None and before["version"] != expected_version:
+            raise VersionConflict(label, record_id, expected_version, int(before["version"]))
+        changed = {k: v for k, v in changes.items() if before.get(k) != v and v is not None}
+        removed = [k for k in remove if k in before]
+        if not changed and not removed:
+            return before
+        after = self.tx.run(
+            f"MATCH (n:{ident(label)} {{id: $id}}) "
+            "SET n += $changes, n.version = n.version + 1, n.updatedAt = $at "
+            "RETURN properties(n) AS n",
+            id=record_id,
+            # A null in a `+=` map removes that property.
+            changes={**changed, **dict.fromkeys(removed)},
+            at=self.at,
+        ).single(strict=True)["n"]
+        keys = set(changed) | set(removed)
+        self.audit(
+            "update",
+            label,
+            record_id,
+            {k: before.get(k) for k in sorted(keys)},
+            {k: after.get(k) for k in sorted(keys)},
+        )
+        return dict(after)
+
+    def set_labels(
+        self, label: str, record_id: str, add: tuple[str, ...], drop: tuple[str, ...]
+    ) -> None:
+        for extra in add:
+            self.tx.run(f"MATCH (n:{ident(label)} {{id: $id}}) SET n:{ident(extra)}", id=record_id)
+        for extra in drop:
+            self.tx.run(
+                f"MATCH (n:{ident(label)} {{id: $id}}) REMOVE n:{ident(extra)}", id=record_id
+            )
+
+    def link(
+        self,
+        from_label: str,
+        from_id: str,
+        rel_type: str,
+        to_label: str,
+        to_id: str,
+        props: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Create a relationship and record it in the audit trail of its source."""
+        values = {**(props or {}), "createdAt": self.at, "createdBy": self.actor.name}
+        record = self.tx.run(
+            f"MATCH (a:{ident(from_label)} {{id: $a}}), (b:{ident(to_label)} {{id: $b}}) "
+            f"CREATE (a)-[r:{ident(rel_type)}]->(b) SET r = $values RETURN properties(r) AS r",
+            a=from_id,
+            b=to_id,
+            values=values,
+        ).single()
+        if record is None:
+            raise NotFound(from_label, from_id)
+        created = dict(record["r"])
+        self.audit(
+            "relate", from_label, from_id, None, {"type": rel_type, "targetId": to_id, **created}
+        )
+        return created
+
+    # -- audit and messages --------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        label: str,
+        record_id: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+    ) -> None:
+        self.audit_many([(action, label, record_id, before, after)])
+
+    def audit_many(
+        self,
+        entries: list[tuple[str, str, str, Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    ) -> None:
+        """(action, label, record id, before, after) for many records, one UNWIND per label."""
+        by_label: dict[str, list[dict[str, Any]]] = {}
+        for action, label, record_id, before, after in entries:
+            by_label.setdefault(label, []).append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "action": action,
+                    "recordId": record_id,
+                    "before": to_json(before) if before is not None else None,
+                    "after": to_json(after) if after is not None else None,
+                }
+            )
+        for label, rows in by_label.items():
+            self.tx.run(
+                f"UNWIND $rows AS row MATCH (n:{ident(label)} {{id: row.recordId}}) "
+                "CREATE (a:AuditEntry {id: row.id, actorId: $actorId, actor: $actorName, "
+                "  actorRole: $actorRole, at: $at, action: row.action, recordLabel: $label, "
+                "  recordId: row.recordId, before: row.before, after: row.after})-[:RECORDS]->(n)",
+                rows=rows,
+                actorId=self.actor.id,
+                actorName=self.actor.name,
+                actorRole=self.actor.role.value if self.actor.role else None,
+                at=self.at,
+                label=label,
+            ).consume()
+
+    def publish(self, actor_name: str, *args: Any) -> None:
+        self.messages.append(Message(actor_name, args))
+
+
+def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k not in {"createdAt", "updatedAt"}}
+
+
+class Store:
+    """The graph plus where committed changes are announced."""
+
+    def __init__(self, graph: Graph, publisher: Publisher = _drop) -> None:
+        self.graph = graph
+        self.publisher = publisher
+
+    def read(self, work: Callable[[ManagedTransaction], T]) -> T:
+        return self.graph.read(work)
+
+    def write(self, actor: Actor, work: Callable[[UnitOfWork], T]) -> T:
+        last: list[UnitOfWork] = []
+
+        def attempt(tx: ManagedTransaction) -> T:
+            # The driver may retry this function on transient errors; each try starts clean.
+            uow = UnitOfWork(tx, actor)
+            last[:] = [uow]
+            return work(uow)
+
+        result = self.graph.write(attempt)
+        for message in last[0].messages if last else ():
+            self.publisher(message)
+        return result

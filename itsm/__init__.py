@@ -1,0 +1,1 @@
+"""The ITSM service: settings, the HTTP app, and the `itsm` command."""

@@ -1,0 +1,104 @@
+"""The Starlette application: /graphql, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import dramatiq
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from domain.errors import StorageUnavailable
+from graphdb.driver import Graph
+from graphdb.migrations import migrate
+from graphdb.write_path import Store
+from itsm.config import Settings
+from itsm.http import GraphQLGate, GraphQLView
+from schema.root import build_schema
+from workers import broker as brokers
+from workers import runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
+    own_store = store is None
+    store = store or Store(Graph(settings.graph_config()), brokers.publish)
+    broker = brokers.install_broker(settings.broker_url)
+    state: dict[str, Any] = {"worker": None}
+
+    schema = build_schema(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    view = GraphQLView(
+        schema,
+        store=store,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,
+    )
+    gate = GraphQLGate(
+        view,
+        store=store,
+        max_body_bytes=settings.max_body_bytes,
+        anonymous_read=settings.anonymous_read,
+        graphiql=settings.graphiql,
+        token_cache_seconds=settings.token_cache_seconds,
+    )
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        problems: dict[str, str] = {}
+        try:
+            await to_thread.run_sync(store.graph.ping)
+        except StorageUnavailable as exc:
+            problems["neo4j"] = exc.message
+        try:
+            await to_thread.run_sync(brokers.ping, broker)
+        except Exception as exc:
+            problems["broker"] = f"broker did not answer ({type(exc).__name__}: {exc})"
+        broker_kind = "in-process" if settings.broker_url is None else "external"
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse(
+            {"status": "ready", "neo4j": store.graph.config.uri, "broker": broker_kind}
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            applied = await to_thread.run_sync(migrate, store.graph)
+            if applied:
+                log.info("applied %d schema migration(s)", len(applied))
+        except StorageUnavailable as exc:
+            log.warning("migrations not applied, Neo4j unreachable: %s", exc.message)
+        if settings.broker_url is None:
+            runtime.use_store(store)
+            state["worker"] = brokers.start_in_process_worker(broker)
+            log.warning("No BROKER_URL: actors run inside this API process (development mode only)")
+        try:
+            yield
+        finally:
+            worker: dramatiq.Worker | None = state["worker"]
+            if worker is not None:
+                worker.stop()
+            if own_store:
+                store.graph.close()
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", gate),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,110 @@
+"""Every setting, read from the environment once.
+
+With no `NEO4J_URI` the service uses the Neo4j that `itsm neo4j start` runs under the data
+directory; with no `BROKER_URL` actors run inside the API process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphdb.driver import GraphConfig
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    neo4j_uri: str | None
+    neo4j_user: str
+    neo4j_password: str | None
+    neo4j_database: str
+    embedded_host: str
+    embedded_port: int
+    embedded_heap: str
+    embedded_pagecache: str
+    broker_url: str | None
+    host: str
+    port: int
+    environment: str
+    graphiql: bool
+    anonymous_read: bool
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_body_bytes: int
+    storage_retry_seconds: float
+    token_cache_seconds: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        environment = _env("ITSM_ENV", "development") or "development"
+        data_dir = Path(_env("ITSM_DATA_DIR", ".itsm") or ".itsm").resolve()
+        return cls(
+            data_dir=data_dir,
+            neo4j_uri=_env("NEO4J_URI"),
+            neo4j_user=_env("NEO4J_USER", "neo4j") or "neo4j",
+            neo4j_password=_env("NEO4J_PASSWORD"),
+            neo4j_database=_env("NEO4J_DATABASE", "neo4j") or "neo4j",
+            embedded_host=_env("ITSM_NEO4J_HOST", "127.0.0.1") or "127.0.0.1",
+            embedded_port=_int("ITSM_NEO4J_PORT", 7687),
+            embedded_heap=_env("ITSM_NEO4J_HEAP", "1g") or "1g",
+            embedded_pagecache=_env("ITSM_NEO4J_PAGECACHE", "512m") or "512m",
+            broker_url=_env("BROKER_URL"),
+            host=_env("ITSM_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int("ITSM_PORT", 8000),
+            environment=environment,
+            graphiql=_bool("ITSM_GRAPHIQL", environment != "production"),
+            anonymous_read=_bool("ITSM_ANONYMOUS_READ", False),
+            max_depth=_int("ITSM_MAX_DEPTH", 12),
+            max_aliases=_int("ITSM_MAX_ALIASES", 30),
+            max_tokens=_int("ITSM_MAX_TOKENS", 20000),
+            max_body_bytes=_int("ITSM_MAX_BODY_BYTES", 16 * 1024 * 1024),
+            storage_retry_seconds=float(_env("ITSM_STORAGE_RETRY_SECONDS", "3") or "3"),
+            token_cache_seconds=float(_env("ITSM_TOKEN_CACHE_SECONDS", "30") or "30"),
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return self.neo4j_uri is None
+
+    @property
+    def bolt_uri(self) -> str:
+        if self.neo4j_uri:
+            return self.neo4j_uri
+        host = self.embedded_host if self.embedded_host != "0.0.0.0" else "127.0.0.1"  # noqa: S104
+        return f"bolt://{host}:{self.embedded_port}"
+
+    @property
+    def neo4j_home(self) -> Path:
+        return self.data_dir / "neo4j"
+
+    def graph_config(self) -> GraphConfig:
+        return GraphConfig(
+            uri=self.bolt_uri,
+            user=self.neo4j_user,
+            password=self.neo4j_password,
+            database=self.neo4j_database,
+            retry_seconds=self.storage_retry_seconds,
+        )

@@ -1,0 +1,1 @@
+"""Thin resolvers: turn GraphQL input into domain calls and domain results into GraphQL types."""

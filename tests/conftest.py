@@ -1,0 +1,218 @@
+"""Real services for the tests: Neo4j started by the project's launcher, Redis as a subprocess.
+
+`NEO4J_URI` / `BROKER_URL` in the environment point the tests at servers that are already running
+instead. Nothing is mocked: the API runs in uvicorn on a loopback port and is called over HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from domain.access import SYSTEM
+from domain.tokens import issue_token
+from graphdb import launcher
+from graphdb.driver import Graph, GraphConfig
+from graphdb.migrations import migrate
+from graphdb.write_path import Store
+from itsm.app import create_app
+from itsm.config import Settings
+from workers.broker import install_broker, publish
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_test_neo4j(home: Path) -> launcher.Neo4jLauncherConfig:
+    cfg = launcher.Neo4jLauncherConfig(
+        home=home,
+        port=free_port(),
+        heap="768m",
+        pagecache="256m",
+        cache_dir=ROOT / ".itsm" / "neo4j-runtime",
+    )
+    launcher.start(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def neo4j_config() -> Iterator[GraphConfig]:
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        yield GraphConfig(
+            uri=uri,
+            user=os.environ.get("NEO4J_USER", "neo4j"),
+            password=os.environ.get("NEO4J_PASSWORD"),
+            database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+        )
+        return
+    home = Path(tempfile.mkdtemp(prefix="itsm-test-neo4j-"))
+    cfg = start_test_neo4j(home)
+    try:
+        yield GraphConfig(uri=launcher.bolt_uri(cfg), user="neo4j", password=None, database="neo4j")
+    finally:
+        launcher.stop(cfg)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    url = os.environ.get("BROKER_URL")
+    if url:
+        yield url
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed: run scripts/test, which installs it")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="itsm-test-redis-")
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.1)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(neo4j_config: GraphConfig, broker_url: str) -> Settings:
+    base = Settings.from_env()
+    return dataclasses.replace(
+        base,
+        neo4j_uri=neo4j_config.uri,
+        neo4j_user=neo4j_config.user,
+        neo4j_password=neo4j_config.password,
+        neo4j_database=neo4j_config.database,
+        broker_url=broker_url,
+        anonymous_read=False,
+        token_cache_seconds=0,
+        storage_retry_seconds=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def session_store(settings: Settings) -> Iterator[Store]:
+    install_broker(settings.broker_url)
+    store = Store(Graph(settings.graph_config()), publish)
+    migrate(store.graph)
+    yield store
+    store.graph.close()
+
+
+@pytest.fixture
+def store(session_store: Store) -> Store:
+    """The store on an empty graph (schema kept)."""
+    session_store.graph.write(
+        lambda tx: tx.run("MATCH (n) WHERE NOT n:SchemaMigration DETACH DELETE n").consume()
+    )
+    return session_store
+
+
+class RunningServer:
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> RunningServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def api_server(settings: Settings, session_store: Store) -> Iterator[RunningServer]:
+    with RunningServer(create_app(settings)) as server:
+        yield server
+
+
+@dataclasses.dataclass
+class Api:
+    url: str
+    token: str | None
+
+    def post(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}))
+        if self.token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=60,
+            **kw,
+        )
+
+    def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.post(query, variables)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body or not body["errors"], body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def as_role(self, store: Store, role: str) -> Api:
+        return Api(self.url, issue_token(store, SYSTEM, role, f"test {role}").secret)
+
+
+@pytest.fixture
+def api(api_server: RunningServer, store: Store) -> Api:
+    """An agent's client against the real app over HTTP, on an empty graph."""
+    return Api(api_server.url, issue_token(store, SYSTEM, "agent", "test agent").secret)

@@ -1,0 +1,215 @@
+"""The API over real HTTP against the real Neo4j: reads, writes, audit, versions, bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import httpx
+
+from graphdb.write_path import Store
+from tests.conftest import Api
+
+REGISTER = """
+mutation($input: RegisterCIInput!) {
+  registerCi(input: $input) { id number name ciClass lifecycle version attributes }
+}"""
+
+UPDATE = """
+mutation($input: UpdateCIInput!) {
+  updateCi(input: $input) { id name version lifecycle attributes }
+}"""
+
+
+def count_nodes(store: Store, label: str) -> int:
+    return int(
+        store.graph.read(
+            lambda tx: tx.run(f"MATCH (n:`{label}`) RETURN count(n) AS c").single(strict=True)["c"]
+        )
+    )
+
+
+def audit_entries(store: Store, record_id: str) -> list[dict[str, Any]]:
+    return store.graph.read(
+        lambda tx: [
+            dict(r["a"])
+            for r in tx.run(
+                "MATCH (a:AuditEntry)-[:RECORDS]->(n {id: $id}) "
+                "RETURN properties(a) AS a ORDER BY a.at",
+                id=record_id,
+            )
+        ]
+    )
+
+
+def register(api: Api, name: str = "orders-db", ci_class: str = "Database") -> dict[str, Any]:
+    data = api.ok(
+        REGISTER,
+        {"input": {"ciClass": ci_class, "name": name, "attributes": {"engine": "PostgreSQL"}}},
+    )
+    created: dict[str, Any] = data["registerCi"]
+    return created
+
+
+def test_mutation_and_query_leave_audit_and_version_in_neo4j(api: Api, store: Store) -> None:
+    created = register(api)
+    assert created["version"] == 1
+    assert created["number"].startswith("CI")
+    assert created["attributes"] == {"engine": "PostgreSQL"}
+
+    updated = api.ok(
+        UPDATE,
+        {
+            "input": {
+                "id": created["id"],
+                "version": 1,
+                "lifecycle": "maintenance",
+                "attributes": {"port": 5432},
+            }
+        },
+    )["updateCi"]
+    assert updated["version"] == 2
+    assert updated["attributes"] == {"engine": "PostgreSQL", "port": 5432}
+
+    fetched = api.ok(
+        "query($id: ID!) { ci(id: $id) { name lifecycle version "
+        "history { action actor before after } } }",
+        {"id": created["id"]},
+    )["ci"]
+    assert fetched["lifecycle"] == "maintenance"
+    assert fetched["version"] == 2
+    assert [h["action"] for h in fetched["history"]] == ["update", "create"]
+    assert fetched["history"][0]["before"] == {"lifecycle": "live", "attr_port": None}
+    assert fetched["history"][0]["after"] == {"lifecycle": "maintenance", "attr_port": 5432}
+
+    # Straight from Neo4j, not through the API.
+    node = store.graph.read(
+        lambda tx: tx.run(
+            "MATCH (n:CI {id: $id}) RETURN properties(n) AS n", id=created["id"]
+        ).single(strict=True)["n"]
+    )
+    assert node["version"] == 2 and node["lifecycle"] == "maintenance"
+    entries = audit_entries(store, created["id"])
+    assert [e["action"] for e in entries] == ["create", "update"]
+    assert entries[1]["actor"] == "test agent" and entries[1]["actorRole"] == "agent"
+    assert json.loads(entries[1]["after"])["lifecycle"] == "maintenance"
+
+
+def test_concurrent_updates_with_one_version_exactly_one_wins(api: Api, store: Store) -> None:
+    created = register(api)
+    barrier = threading.Barrier(2)
+    responses: list[dict[str, Any]] = []
+
+    def update(name: str) -> None:
+        barrier.wait()
+        responses.append(
+            api.post(UPDATE, {"input": {"id": created["id"], "version": 1, "name": name}}).json()
+        )
+
+    threads = [threading.Thread(target=update, args=(n,)) for n in ("alpha", "beta")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    wins = [r for r in responses if not r.get("errors")]
+    conflicts = [r for r in responses if r.get("errors")]
+    assert len(wins) == 1 and len(conflicts) == 1, responses
+    error = conflicts[0]["errors"][0]
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["field"] == "version"
+    assert error["extensions"]["expected"] == 1 and error["extensions"]["actual"] == 2
+    updates = [e for e in audit_entries(store, created["id"]) if e["action"] == "update"]
+    assert len(updates) == 1
+    assert json.loads(updates[0]["after"])["name"] == wins[0]["data"]["updateCi"]["name"]
+
+
+def test_stale_version_is_a_conflict_not_a_lost_update(api: Api, store: Store) -> None:
+    created = register(api)
+    api.ok(UPDATE, {"input": {"id": created["id"], "version": 1, "name": "first"}})
+    body = api.post(UPDATE, {"input": {"id": created["id"], "version": 1, "name": "second"}}).json()
+    assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
+    name = api.ok("query($id: ID!) { ci(id: $id) { name } }", {"id": created["id"]})["ci"]["name"]
+    assert name == "first"
+
+
+def test_validation_errors_are_typed_and_write_nothing(api: Api, store: Store) -> None:
+    before = count_nodes(store, "CI"), count_nodes(store, "AuditEntry")
+    cases = [
+        ({"ciClass": "Toaster", "name": "x"}, "ciClass", "unknown_class"),
+        ({"ciClass": "Server", "name": "  "}, "name", "required"),
+        ({"ciClass": "Server", "name": "x", "lifecycle": "dead"}, "lifecycle", "unknown_lifecycle"),
+        (
+            {"ciClass": "Server", "name": "x", "attributes": {"colour": "red"}},
+            "attributes.colour",
+            "attribute_not_allowed",
+        ),
+        (
+            {"ciClass": "Server", "name": "x", "attributes": {"os": {"nested": 1}}},
+            "attributes.os",
+            "not_scalar",
+        ),
+    ]
+    for payload, field, reason in cases:
+        body = api.post(REGISTER, {"input": payload}).json()
+        assert body["data"] is None, body
+        ext = body["errors"][0]["extensions"]
+        assert (ext["code"], ext["field"], ext["reason"]) == ("BAD_USER_INPUT", field, reason)
+    assert (count_nodes(store, "CI"), count_nodes(store, "AuditEntry")) == before
+
+
+def test_malformed_and_unknown_fields_are_rejected(api: Api, store: Store) -> None:
+    malformed = api.post("query { cis(first: 1) { edges { node { name } }")
+    assert malformed.json()["errors"][0]["message"].startswith("Syntax Error")
+    unknown = api.post("{ cis { edges { node { name colour } } } }").json()
+    assert "Cannot query field 'colour'" in unknown["errors"][0]["message"]
+    unknown_arg = api.post(
+        REGISTER, {"input": {"ciClass": "Server", "name": "x", "size": 3}}
+    ).json()
+    assert "size" in unknown_arg["errors"][0]["message"]
+    assert count_nodes(store, "CI") == 0
+
+
+def test_missing_wrong_and_insufficient_tokens(api: Api, store: Store) -> None:
+    missing = httpx.post(f"{api.url}/graphql", json={"query": "{ me { name } }"})
+    assert missing.status_code == 401
+    assert missing.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+    wrong = api.post("{ me { name } }", headers={"Authorization": "Bearer itsm_not-a-token"})
+    assert wrong.status_code == 401
+    assert "unknown or revoked" in wrong.json()["errors"][0]["message"]
+
+    viewer = api.as_role(store, "viewer")
+    assert viewer.ok("{ me { role permissions } }")["me"] == {
+        "role": "viewer",
+        "permissions": ["read"],
+    }
+    denied = viewer.post(REGISTER, {"input": {"ciClass": "Server", "name": "x"}})
+    assert denied.status_code == 403
+    assert denied.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert count_nodes(store, "CI") == 0
+
+
+def test_depth_alias_and_body_limits(api: Api, store: Store) -> None:
+    created = register(api)
+    nested = "relationships { ci { " * 8 + "name" + " } }" * 8
+    deep = "query($id: ID!) { ci(id: $id) { " + nested + " } }"
+    body = api.post(deep, {"id": created["id"]}).json()
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+    aliases = "{ " + " ".join(f"a{i}: me {{ name }}" for i in range(40)) + " }"
+    assert "aliases" in api.post(aliases).json()["errors"][0]["message"]
+
+    huge = api.post(REGISTER, {"input": {"ciClass": "Server", "name": "x" * (17 * 1024 * 1024)}})
+    assert huge.status_code == 413
+    assert huge.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert count_nodes(store, "CI") == 1
+
+
+def test_health_ready_and_graphiql(api: Api) -> None:
+    assert httpx.get(f"{api.url}/healthz").json() == {"status": "alive"}
+    ready = httpx.get(f"{api.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    page = httpx.get(f"{api.url}/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()

@@ -1,0 +1,13 @@
+"""The actors. Each is a thin shell over a domain operation, keyed by record id."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from domain import configuration
+from workers.runtime import store
+
+
+@dramatiq.actor(max_retries=5, min_backoff=500, max_backoff=30_000)
+def refresh_blast_radius(ci_id: str) -> None:
+    configuration.refresh_blast_radius(store(), ci_id)

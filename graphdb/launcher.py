@@ -40,6 +40,10 @@ JVM_FLAGS = (
 )
 
 
+# Neo4j processes this Python process started: kept so they are reaped, not left as zombies.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class LauncherError(RuntimeError):
     pass
 
@@ -135,6 +139,12 @@ def _log_file(cfg: Neo4jLauncherConfig) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _children[pid]
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -217,10 +227,12 @@ def start(cfg: Neo4jLauncherConfig, timeout: float = 180) -> Status:
             env=env,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it cleanly
         )
+    _children[process.pid] = process
     _pid_file(cfg).write_text(str(process.pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            _children.pop(process.pid, None)
             _pid_file(cfg).unlink(missing_ok=True)
             raise LauncherError(
                 f"Neo4j exited with code {process.returncode} while starting:\n{_log_tail(cfg)}"

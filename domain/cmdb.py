@@ -7,6 +7,8 @@ relationship type says between which classes it may stand and how a failure trav
 from __future__ import annotations
 
 import enum
+import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +47,8 @@ class CIClass:
     # Each rule is a tuple of fields that together identify one CI of this class on import.
     identification: tuple[tuple[str, ...], ...] = (("name",),)
     description: str = ""
+    # Field or attribute -> the only import source allowed to overwrite it.
+    authoritative: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class RelationshipType:
 
 _COMMON = frozenset({"vendor", "location", "environment", "version", "url"})
 
+_AUTHORITATIVE_HW = {"serialNumber": "asset-register"}
+
 CI_CLASSES: dict[str, CIClass] = {
     c.name: c
     for c in (
@@ -73,6 +79,7 @@ CI_CLASSES: dict[str, CIClass] = {
             "Server",
             _COMMON | {"serialNumber", "fqdn", "ip", "os", "cpu", "memoryGb", "rack"},
             identification=(("serialNumber",), ("fqdn",), ("name",)),
+            authoritative=_AUTHORITATIVE_HW,
         ),
         CIClass(
             "VirtualMachine",
@@ -84,11 +91,13 @@ CI_CLASSES: dict[str, CIClass] = {
             "NetworkDevice",
             _COMMON | {"serialNumber", "ip", "model", "role"},
             identification=(("serialNumber",), ("name",)),
+            authoritative=_AUTHORITATIVE_HW,
         ),
         CIClass(
             "Storage",
             _COMMON | {"serialNumber", "capacityTb", "protocol"},
             identification=(("serialNumber",), ("name",)),
+            authoritative=_AUTHORITATIVE_HW,
         ),
         CIClass("Document", _COMMON | {"kind"}),
     )
@@ -142,6 +151,71 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
 }
 
 _ATTRIBUTE_NAME = re.compile(r"^[a-z][A-Za-z0-9]{0,40}$")
+_CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,40}$")
+_TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,40}$")
+CORE_FIELDS = ("name", "lifecycle", "criticality", "owner", "description")
+
+
+def extend_registry(config: Mapping[str, Any]) -> None:
+    """Add or replace CI classes and relationship types from configuration (JSON).
+
+    {"classes": {"LoadBalancer": {"attributes": ["vip"], "identification": [["serialNumber"]],
+      "authoritative": {"serialNumber": "asset-register"}, "extends": "NetworkDevice"}},
+     "relationshipTypes": {"REPLICATES_TO": {"propagation": "none",
+      "sources": ["Database"], "targets": ["Database"]}}}
+    """
+    for name, spec in dict(config.get("classes", {})).items():
+        if not _CLASS_NAME.match(name):
+            raise ValueError(f"CI class names are CamelCase identifiers: {name!r}")
+        base = CI_CLASSES.get(spec.get("extends", ""), CIClass(name, _COMMON))
+        attributes = base.attributes | frozenset(spec.get("attributes", ()))
+        bad = [a for a in attributes if not _ATTRIBUTE_NAME.match(a)]
+        if bad:
+            raise ValueError(f"attribute names are camelCase identifiers: {bad}")
+        CI_CLASSES[name] = CIClass(
+            name,
+            attributes,
+            tuple(tuple(rule) for rule in spec.get("identification", base.identification)),
+            spec.get("description", ""),
+            dict(spec.get("authoritative", base.authoritative)),
+        )
+    for name, spec in dict(config.get("relationshipTypes", {})).items():
+        if not _TYPE_NAME.match(name):
+            raise ValueError(f"relationship types are UPPER_SNAKE identifiers: {name!r}")
+        RELATIONSHIP_TYPES[name] = RelationshipType(
+            name,
+            Propagation(spec.get("propagation", "to_source")),
+            frozenset(spec.get("sources", ["*"])),
+            frozenset(spec.get("targets", ["*"])),
+            spec.get("description", ""),
+        )
+
+
+def load_registry_file(path: str) -> None:
+    with open(path, encoding="utf-8") as handle:
+        extend_registry(json.load(handle))
+
+
+if os.environ.get("ITSM_CMDB_CONFIG"):
+    load_registry_file(os.environ["ITSM_CMDB_CONFIG"])
+
+
+def identity_keys(cls: CIClass, props: Mapping[str, Any]) -> list[str]:
+    """The keys that identify this CI, one per identification rule whose fields are all set.
+
+    Values are compared case-insensitively and trimmed: "SN-1 " and "sn-1" are one server.
+    """
+    keys = []
+    for rule in cls.identification:
+        values = []
+        for name in rule:
+            value = props.get(name if name in CORE_FIELDS else ATTRIBUTE_PREFIX + name)
+            if value is None or str(value).strip() == "":
+                break
+            values.append(f"{name}={str(value).strip().lower()}")
+        else:
+            keys.append(f"{cls.name}|" + "&".join(values))
+    return keys
 
 
 def ci_class(name: str, *, field_name: str = "ciClass") -> CIClass:
@@ -321,3 +395,38 @@ def check_relationship(
             "relationship_not_allowed",
             f"{rel.name} is not allowed from {source['ciClass']} to {target['ciClass']}",
         )
+
+
+RELATIONSHIP_ATTRIBUTES = frozenset(
+    {"redundancyGroup", "minUp", "weight", "description", "port", "protocol"}
+)
+
+
+def relationship_attributes(
+    attributes: Mapping[str, Any], field_name: str = "attributes"
+) -> dict[str, Any]:
+    """Relationship attributes: redundancy (`redundancyGroup`, `minUp`), `weight`, and notes."""
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        where = f"{field_name}.{key}"
+        if key not in RELATIONSHIP_ATTRIBUTES:
+            allowed = ", ".join(sorted(RELATIONSHIP_ATTRIBUTES))
+            raise ValidationFailed(
+                where, "attribute_not_allowed", f"{key!r} is not one of: {allowed}"
+            )
+        if key == "minUp" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValidationFailed(where, "not_positive_integer", "minUp is a whole number >= 1")
+        if key == "weight" and (
+            not isinstance(value, int | float) or isinstance(value, bool) or value < 0
+        ):
+            raise ValidationFailed(where, "not_a_weight", "weight is a number >= 0")
+        if key == "redundancyGroup" and (not isinstance(value, str) or not value.strip()):
+            raise ValidationFailed(where, "required", "redundancyGroup is a non-empty name")
+        if not _is_scalar(value):
+            raise ValidationFailed(where, "not_scalar", f"{key!r} must be a scalar")
+        out[key] = value
+    if "minUp" in out and "redundancyGroup" not in out:
+        raise ValidationFailed(
+            f"{field_name}.minUp", "needs_group", "minUp only makes sense with a redundancyGroup"
+        )
+    return out

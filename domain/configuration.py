@@ -19,7 +19,11 @@ def register_ci(store: Store, actor: Actor, new: cmdb.NewCI) -> dict[str, Any]:
     props = cmdb.ci_properties(new)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
-        created = uow.create("CI", props, extra_labels=(props["ciClass"],))
+        cls = cmdb.ci_class(props["ciClass"])
+        keys = cmdb.identity_keys(cls, props)
+        _check_identity_free(uow, keys, None)
+        created = uow.create("CI", props, extra_labels=(cls.name,))
+        ci_cypher.set_identities(uow.tx, [{"id": created["id"], "keys": keys}])
         uow.publish(BLAST_RADIUS_ACTOR, created["id"])
         return created
 
@@ -33,10 +37,40 @@ def change_ci(
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         current = uow.lock("CI", ci_id)
+        if current["lifecycle"] == cmdb.Lifecycle.RETIRED.value and changes.lifecycle is None:
+            raise ValidationFailed(
+                "id", "retired", "a retired CI cannot change; set its lifecycle to bring it back"
+            )
         props, remove = cmdb.ci_changes(current["ciClass"], changes)
-        return uow.update("CI", ci_id, props, expected_version=version, remove=remove)
+        updated = uow.update("CI", ci_id, props, expected_version=version, remove=remove)
+        cls = cmdb.ci_class(current["ciClass"])
+        keys = cmdb.identity_keys(cls, updated)
+        if keys != cmdb.identity_keys(cls, current):
+            _check_identity_free(uow, keys, ci_id)
+            ci_cypher.set_identities(uow.tx, [{"id": ci_id, "keys": keys}])
+        return updated
 
     return store.write(actor, work)
+
+
+def retire_ci(store: Store, actor: Actor, ci_id: str, version: int) -> dict[str, Any]:
+    """Retire a CI: it stays, with its history and links, but gains no new relationships."""
+    return change_ci(
+        store, actor, ci_id, version, cmdb.CIChanges(lifecycle=cmdb.Lifecycle.RETIRED.value)
+    )
+
+
+def _check_identity_free(uow: UnitOfWork, keys: list[str], own_id: str | None) -> None:
+    for key, other in ci_cypher.by_identity(uow.tx, keys).items():
+        if other["id"] != own_id:
+            rule = key.split("|", 1)[1]
+            raise ValidationFailed(
+                rule.split("=", 1)[0],
+                "duplicate",
+                f"{other['ciClass']} {other['name']!r} ({other.get('number')}) already has "
+                f"{rule.replace('&', ', ')}",
+                existingId=other["id"],
+            )
 
 
 def relate_cis(
@@ -49,6 +83,7 @@ def relate_cis(
 ) -> dict[str, Any]:
     actor.require(Permission.WRITE_CMDB)
     rel = cmdb.relationship_type(rel_type)
+    checked = cmdb.relationship_attributes(attributes or {})
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         found = ci_cypher.by_ids(uow.tx, [source_id, target_id])
@@ -66,7 +101,14 @@ def relate_cis(
                 "duplicate",
                 f"{source['name']} already {rel.name} {target['name']}",
             )
-        props = uow.link("CI", source_id, rel.name, "CI", target_id, attributes)
+        props = uow.link(
+            "CI",
+            source_id,
+            rel.name,
+            "CI",
+            target_id,
+            {**checked, "source": actor.name, "firstSeen": uow.at, "lastSeen": uow.at},
+        )
         uow.publish(BLAST_RADIUS_ACTOR, target_id)
         return {"source": source, "type": rel.name, "target": target, "props": props}
 
@@ -113,3 +155,8 @@ def refresh_blast_radius(store: Store, ci_id: str) -> int | None:
         return n
 
     return store.write(SYSTEM, work)
+
+
+def refresh_blast_radius_many(store: Store, ci_ids: list[str]) -> None:
+    for ci_id in ci_ids:
+        refresh_blast_radius(store, ci_id)

@@ -287,3 +287,65 @@ def _dependencies(
     return ImpactResult(
         root, Direction.UPSTREAM, sorted(reached, key=lambda r: (r.depth, r.ci_id)), []
     )
+
+
+# -- the operations the API calls ------------------------------------------------------------
+
+
+@dataclass
+class ImpactReport:
+    result: ImpactResult
+    cis: dict[str, dict[str, Any]]
+    services: list[dict[str, Any]]
+    slas: list[dict[str, Any]]
+    customers: list[dict[str, Any]]
+
+
+def impact_of(
+    store: Any,
+    actor: Any,
+    ci_id: str,
+    *,
+    direction: Direction = Direction.DOWNSTREAM,
+    max_depth: int = 6,
+    relationship_types: Iterable[str] | None = None,
+    max_results: int = 5000,
+) -> ImpactReport:
+    """What breaks if `ci_id` goes down (downstream), or what it needs (upstream)."""
+    from domain.access import Permission
+    from domain.errors import NotFound
+    from graphdb.cypher import ci as ci_cypher
+
+    actor.require(Permission.READ)
+    if max_results < 1 or max_results > HARD_MAX_RESULTS:
+        raise LimitExceeded(
+            "maxResults", HARD_MAX_RESULTS, f"maxResults must be between 1 and {HARD_MAX_RESULTS}"
+        )
+    check_request(max_depth, relationship_types)
+    root = store.read(lambda tx: ci_cypher.by_ids(tx, [ci_id]))
+    if not root:
+        raise NotFound("CI", ci_id, field="ciId")
+
+    def read_edges(ids: Sequence[str], types: Sequence[str]) -> list[Edge]:
+        rows = store.read(lambda tx: ci_cypher.edges_touching(tx, ids, types))
+        return [Edge(r["s"], r["type"], r["t"], r["props"]) for r in rows]
+
+    result = analyse(
+        ci_id,
+        read_edges,
+        direction=direction,
+        max_depth=max_depth,
+        relationship_types=relationship_types,
+        max_results=max_results,
+    )
+    ids = [ci_id, *(r.ci_id for r in result.reached), *(s.ci_id for s in result.spared)]
+
+    def details(tx: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        affected = [ci_id, *(r.ci_id for r in result.reached)]
+        return ci_cypher.by_ids(tx, ids), ci_cypher.agreements_for(tx, affected)
+
+    cis, agreements = store.read(details)
+    return ImpactReport(result, cis, **agreements)
+
+
+HARD_MAX_RESULTS = 100_000

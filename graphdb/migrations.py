@@ -70,9 +70,18 @@ def _lookup_indexes() -> list[str]:
     return out
 
 
+def _identities() -> list[str]:
+    return [
+        "CREATE CONSTRAINT ciidentity_key IF NOT EXISTS FOR (n:CIIdentity) REQUIRE n.key IS UNIQUE",
+        "CREATE INDEX ci_updated IF NOT EXISTS FOR (n:CI) ON (n.updatedAt)",
+        "CREATE INDEX ci_criticality IF NOT EXISTS FOR (n:CI) ON (n.criticality)",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "unique ids and numbers", _unique_ids),
     Migration(2, "lookup and full-text indexes", _lookup_indexes),
+    Migration(3, "CI identification keys", _identities),
 )
 
 

@@ -1,4 +1,4 @@
-"""Configuration Management in GraphQL: CIs, their relationships and history."""
+"""Configuration Management in GraphQL: CIs, relationships, history, imports and impact."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.cmdb import properties_to_attributes
-from schema.common import AuditEntry, PageInfo, to_datetime
+from schema.common import AuditEntry, PageInfo, decode_cursor, encode_cursor, to_datetime
 from schema.context import Info
 
 
@@ -26,6 +26,9 @@ class CIRelationship:
     type: str
     direction: Direction
     attributes: JSON
+    source: str | None = strawberry.field(description="The tool or person that recorded it.")
+    first_seen: datetime | None
+    last_seen: datetime | None
     created_at: datetime | None
     other_id: strawberry.Private[str]
 
@@ -33,6 +36,36 @@ class CIRelationship:
     async def ci(self, info: Info) -> ConfigurationItem | None:
         props = await info.context.loaders.ci.load(self.other_id)
         return ConfigurationItem.from_props(props) if props else None
+
+
+@strawberry.type
+class CIRelationshipEdge:
+    cursor: str
+    node: CIRelationship
+
+
+@strawberry.type
+class CIRelationshipConnection:
+    edges: list[CIRelationshipEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+_PROVENANCE = {"createdAt", "createdBy", "source", "firstSeen", "lastSeen"}
+
+
+def _relationship(row: dict[str, Any]) -> CIRelationship:
+    props = row["props"]
+    return CIRelationship(
+        type=row["type"],
+        direction=Direction.OUTGOING if row["outgoing"] else Direction.INCOMING,
+        attributes=JSON({k: v for k, v in props.items() if k not in _PROVENANCE}),
+        source=props.get("source"),
+        first_seen=to_datetime(props.get("firstSeen")),
+        last_seen=to_datetime(props.get("lastSeen")),
+        created_at=to_datetime(props.get("createdAt")),
+        other_id=row["other"]["id"],
+    )
 
 
 @strawberry.type(
@@ -73,34 +106,48 @@ class ConfigurationItem:
             blast_radius=props.get("blastRadius"),
         )
 
-    @strawberry.field(description="Relationships to other CIs, optionally by type and direction.")
+    @strawberry.field(description="Relationships to other CIs by type and direction; paged.")
     async def relationships(
         self,
         info: Info,
         direction: Direction = Direction.BOTH,
         types: list[str] | None = None,
-    ) -> list[CIRelationship]:
+        first: int = 100,
+        after: str | None = None,
+    ) -> CIRelationshipConnection:
         rows = await info.context.loaders.ci_relationships.load(str(self.id))
-        out = []
-        for row in rows:
-            row_direction = Direction.OUTGOING if row["outgoing"] else Direction.INCOMING
-            if direction is not Direction.BOTH and row_direction is not direction:
-                continue
-            if types and row["type"] not in types:
-                continue
-            props = row["props"]
-            out.append(
-                CIRelationship(
-                    type=row["type"],
-                    direction=row_direction,
-                    attributes=JSON(
-                        {k: v for k, v in props.items() if k not in {"createdAt", "createdBy"}}
-                    ),
-                    created_at=to_datetime(props.get("createdAt")),
-                    other_id=row["other"]["id"],
-                )
+        chosen = [
+            r
+            for r in rows
+            if (
+                direction is Direction.BOTH
+                or (direction is Direction.OUTGOING) == bool(r["outgoing"])
             )
-        return out
+            and (not types or r["type"] in types)
+        ]
+        chosen.sort(
+            key=lambda r: (r["type"], not r["outgoing"], r["other"]["name"], r["other"]["id"])
+        )
+        keys = [
+            [r["type"], not r["outgoing"], r["other"]["name"], r["other"]["id"]] for r in chosen
+        ]
+        start = 0
+        if after is not None:
+            mark = decode_cursor(after, 4)
+            start = next((i + 1 for i, k in enumerate(keys) if k == mark), len(keys))
+        first = max(0, min(first, 1000))
+        window = list(zip(chosen, keys, strict=True))[start : start + first]
+        edges = [
+            CIRelationshipEdge(cursor=encode_cursor(*k), node=_relationship(r)) for r, k in window
+        ]
+        return CIRelationshipConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=start + first < len(chosen),
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=len(chosen),
+        )
 
     @strawberry.field(description="Every recorded change of this CI, newest first.")
     async def history(self, info: Info) -> list[AuditEntry]:
@@ -119,6 +166,39 @@ class CIConnection:
     edges: list[CIEdge]
     page_info: PageInfo
     total_count: int
+
+
+@strawberry.enum
+class CIOrderField(enum.Enum):
+    NAME = "name"
+    NUMBER = "number"
+    CREATED_AT = "createdAt"
+    UPDATED_AT = "updatedAt"
+
+
+@strawberry.enum
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input
+class CIOrder:
+    field: CIOrderField = CIOrderField.NAME
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description="All given conditions must hold.")
+class CIFilter:
+    ci_class: str | None = None
+    lifecycle: str | None = None
+    criticality: str | None = None
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Attribute values that must be equal, e.g. {os: 'Debian 12'}."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Words to find in names and descriptions (prefix match)."
+    )
 
 
 @strawberry.input(description="A new CI.")
@@ -151,7 +231,10 @@ class RelateCIsInput:
     source_id: strawberry.ID
     type: str
     target_id: strawberry.ID
-    attributes: JSON | None = None
+    attributes: JSON | None = strawberry.field(
+        default=None,
+        description="redundancyGroup and minUp (peers that must stay up), weight, description.",
+    )
 
 
 @strawberry.type
@@ -159,3 +242,153 @@ class RelateCIsPayload:
     source: ConfigurationItem
     type: str
     target: ConfigurationItem
+
+
+# -- imports ---------------------------------------------------------------------------------
+
+
+@strawberry.input(description="One CI as a tool sees it; identified by its class's rules.")
+class ImportCIItem:
+    ci_class: str
+    name: str
+    key: str | None = strawberry.field(
+        default=None, description="Your reference for this item within the import."
+    )
+    lifecycle: str | None = None
+    criticality: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input(description="A relationship; each end is a key of this import or a CI id.")
+class ImportRelationshipItem:
+    type: str
+    source_key: str | None = None
+    source_id: strawberry.ID | None = None
+    target_key: str | None = None
+    target_id: strawberry.ID | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class ImportCIsInput:
+    source: str = strawberry.field(
+        description="Who sends this data: 'discovery', 'asset-register'…"
+    )
+    items: list[ImportCIItem] = strawberry.field(default_factory=list)
+    relationships: list[ImportRelationshipItem] = strawberry.field(default_factory=list)
+    dry_run: bool = strawberry.field(
+        default=False, description="Report what would happen without writing anything."
+    )
+
+
+@strawberry.enum
+class ImportStatus(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
+
+
+@strawberry.type
+class ImportError:
+    field: str | None
+    reason: str
+    message: str
+
+
+@strawberry.type
+class ImportItemResult:
+    index: int
+    key: str | None
+    ci_id: strawberry.ID | None
+    status: ImportStatus
+    changed_attributes: list[str]
+    skipped_attributes: list[str] = strawberry.field(
+        description="Changes not applied because another source is authoritative for them."
+    )
+    error: ImportError | None
+
+
+@strawberry.type
+class ImportRelationshipResult:
+    index: int
+    status: ImportStatus
+    error: ImportError | None
+
+
+@strawberry.type
+class ImportCIsPayload:
+    dry_run: bool
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    items: list[ImportItemResult]
+    relationships: list[ImportRelationshipResult]
+
+
+# -- impact ----------------------------------------------------------------------------------
+
+
+@strawberry.enum
+class ImpactDirection(enum.Enum):
+    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream"
+
+
+@strawberry.type(description="One relationship on a path: source -[type]-> target.")
+class PathStep:
+    source_id: strawberry.ID
+    type: str
+    target_id: strawberry.ID
+
+
+@strawberry.type
+class ImpactedCI:
+    ci: ConfigurationItem
+    depth: int
+    reason: str
+    paths: list[list[PathStep]] = strawberry.field(
+        description="Shortest paths from the CI asked about (up to three)."
+    )
+
+
+@strawberry.type
+class SparedCI:
+    ci: ConfigurationItem
+    reason: str
+    redundancy_group: str
+    members: int
+    up: int
+    min_up: int
+
+
+@strawberry.type
+class AgreementRef:
+    id: strawberry.ID
+    name: str
+    number: str | None
+
+
+@strawberry.type
+class ImpactAnalysis:
+    root: ConfigurationItem
+    direction: ImpactDirection
+    affected: list[ImpactedCI]
+    spared: list[SparedCI] = strawberry.field(
+        description="CIs reached but kept up by redundancy, with the reason."
+    )
+    services: list[ConfigurationItem]
+    slas: list[AgreementRef]
+    customers: list[AgreementRef]
+
+
+@strawberry.type(description="CIs and relationships for drawing.")
+class Subgraph:
+    nodes: list[ConfigurationItem]
+    edges: list[PathStep]
+    json: JSON
+    dot: str
+    mermaid: str

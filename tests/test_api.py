@@ -193,7 +193,7 @@ def test_missing_wrong_and_insufficient_tokens(api: Api, store: Store) -> None:
 
 def test_depth_alias_and_body_limits(api: Api, store: Store) -> None:
     created = register(api)
-    nested = "relationships { ci { " * 8 + "name" + " } }" * 8
+    nested = "relationships { edges { node { ci { " * 4 + "name" + " } } } }" * 4
     deep = "query($id: ID!) { ci(id: $id) { " + nested + " } }"
     body = api.post(deep, {"id": created["id"]}).json()
     assert "exceeds maximum operation depth" in body["errors"][0]["message"]

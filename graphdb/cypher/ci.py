@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,39 +18,65 @@ def by_ids(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, An
     return {r["n"]["id"]: dict(r["n"]) for r in rows}
 
 
-def page(
+ORDER_FIELDS = {
+    "name": "name",
+    "number": "number",
+    "createdAt": "createdAt",
+    "updatedAt": "updatedAt",
+}
+_TEMPORAL = {"createdAt", "updatedAt"}
+
+
+def _filter_clause() -> str:
+    return (
+        "($class IS NULL OR n.ciClass = $class) "
+        "AND ($lifecycle IS NULL OR n.lifecycle = $lifecycle) "
+        "AND ($criticality IS NULL OR n.criticality = $criticality) "
+        "AND all(k IN keys($attrs) WHERE n['attr_' + k] = $attrs[k]) "
+    )
+
+
+def search(
     tx: ManagedTransaction,
     *,
-    ci_class: str | None,
-    lifecycle: str | None,
-    name_after: tuple[str, str] | None,
+    filters: dict[str, Any],
+    text: str | None,
+    order_field: str,
+    descending: bool,
+    after: tuple[Any, str] | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """CIs ordered by name then id, starting after a cursor."""
-    rows = tx.run(
-        "MATCH (n:CI) "
-        "WHERE ($class IS NULL OR n.ciClass = $class) "
-        "  AND ($lifecycle IS NULL OR n.lifecycle = $lifecycle) "
-        "  AND ($afterName IS NULL OR [n.name, n.id] > [$afterName, $afterId]) "
-        "RETURN properties(n) AS n ORDER BY n.name, n.id LIMIT $limit",
-        {
-            "class": ci_class,
-            "lifecycle": lifecycle,
-            "afterName": name_after[0] if name_after else None,
-            "afterId": name_after[1] if name_after else None,
-            "limit": limit,
-        },
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of CIs and the total matching, for the filters, full-text query and order."""
+    prop = ORDER_FIELDS[order_field]
+    source = (
+        "CALL db.index.fulltext.queryNodes('ci_text', $text) YIELD node AS n "
+        if text
+        else "MATCH (n:CI) "
     )
-    return [dict(r["n"]) for r in rows]
-
-
-def count(tx: ManagedTransaction, *, ci_class: str | None, lifecycle: str | None) -> int:
-    record = tx.run(
-        "MATCH (n:CI) WHERE ($class IS NULL OR n.ciClass = $class) "
-        "AND ($lifecycle IS NULL OR n.lifecycle = $lifecycle) RETURN count(n) AS c",
-        {"class": ci_class, "lifecycle": lifecycle},
-    ).single(strict=True)
-    return int(record["c"])
+    cursor_value = "datetime($afterValue)" if prop in _TEMPORAL else "$afterValue"
+    compare = "<" if descending else ">"
+    order = "DESC" if descending else "ASC"
+    params = {
+        "class": filters.get("ci_class"),
+        "lifecycle": filters.get("lifecycle"),
+        "criticality": filters.get("criticality"),
+        "attrs": filters.get("attributes") or {},
+        "text": text,
+        "afterValue": after[0] if after else None,
+        "afterId": after[1] if after else None,
+        "limit": limit,
+    }
+    rows = tx.run(
+        source + "WITH n WHERE " + _filter_clause() + "AND ($afterId IS NULL OR "
+        f"[n.{prop}, n.id] {compare} [{cursor_value}, $afterId]) "
+        f"RETURN properties(n) AS n ORDER BY n.{prop} {order}, n.id {order} LIMIT $limit",
+        params,
+    )
+    page = [dict(r["n"]) for r in rows]
+    total = tx.run(
+        source + "WITH n WHERE " + _filter_clause() + "RETURN count(n) AS c", params
+    ).single(strict=True)["c"]
+    return page, int(total)
 
 
 def relationships(
@@ -113,3 +140,135 @@ def dependants_within(tx: ManagedTransaction, ci_id: str, types: Sequence[str], 
 def set_derived(tx: ManagedTransaction, ci_id: str, values: dict[str, Any]) -> None:
     """Derived figures are recomputed by workers; they do not bump the record's version."""
     tx.run("MATCH (n:CI {id: $id}) SET n += $values", id=ci_id, values=values).consume()
+
+
+def by_identity(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Identity key -> the CI it identifies."""
+    rows = tx.run(
+        "UNWIND $keys AS key MATCH (:CIIdentity {key: key})-[:IDENTIFIES]->(n:CI) "
+        "RETURN key, properties(n) AS n",
+        keys=list(keys),
+    )
+    return {r["key"]: dict(r["n"]) for r in rows}
+
+
+def set_identities(tx: ManagedTransaction, rows: Sequence[dict[str, Any]]) -> None:
+    """Make each CI's identity keys exactly `keys` ({id, keys} per row)."""
+    tx.run(
+        "UNWIND $rows AS row MATCH (n:CI {id: row.id}) "
+        "OPTIONAL MATCH (old:CIIdentity)-[:IDENTIFIES]->(n) WHERE NOT old.key IN row.keys "
+        "DETACH DELETE old",
+        rows=list(rows),
+    ).consume()
+    tx.run(
+        "UNWIND $rows AS row MATCH (n:CI {id: row.id}) UNWIND row.keys AS key "
+        "MERGE (i:CIIdentity {key: key}) MERGE (i)-[:IDENTIFIES]->(n)",
+        rows=list(rows),
+    ).consume()
+
+
+def existing_relationships(
+    tx: ManagedTransaction, rel_type: str, pairs: Sequence[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """For rows {index, s, t}: the properties of the `s -[rel_type]-> t` that already exist."""
+    rows = tx.run(
+        f"UNWIND $rows AS row MATCH (:CI {{id: row.s}})-[r:{ident(rel_type)}]->(:CI {{id: row.t}}) "
+        "RETURN row.index AS index, properties(r) AS r",
+        rows=[{"index": p["index"], "s": p["s"], "t": p["t"]} for p in pairs],
+    )
+    return {int(r["index"]): dict(r["r"]) for r in rows}
+
+
+def create_relationships(uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows {s, t, props}: one UNWIND for the whole batch."""
+    uow.tx.run(
+        f"UNWIND $rows AS row MATCH (s:CI {{id: row.s}}), (t:CI {{id: row.t}}) "
+        f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props",
+        rows=list(rows),
+    ).consume()
+
+
+def update_relationships(uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows {s, t, props}: merge the given properties into existing relationships."""
+    uow.tx.run(
+        f"UNWIND $rows AS row MATCH (:CI {{id: row.s}})-[r:{ident(rel_type)}]->(:CI {{id: row.t}}) "
+        "SET r += row.props",
+        rows=list(rows),
+    ).consume()
+
+
+def edges_touching(
+    tx: ManagedTransaction, ids: Sequence[str], types: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Every relationship of the given types with at least one end in `ids`, each once."""
+    rows = tx.run(
+        "UNWIND $ids AS id MATCH (n:CI {id: id})-[r]-(:CI) WHERE type(r) IN $types "
+        "WITH DISTINCT r "
+        "RETURN startNode(r).id AS s, type(r) AS type, endNode(r).id AS t, properties(r) AS props",
+        ids=list(ids),
+        types=list(types),
+    )
+    return [dict(r) for r in rows]
+
+
+def agreements_for(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The Services among `ids`, and the SLAs covering them and Customers they are agreed with."""
+    record = tx.run(
+        "UNWIND $ids AS id MATCH (s:CI:Service {id: id}) "
+        "OPTIONAL MATCH (sla:SLA)-[:COVERS]->(s) "
+        "OPTIONAL MATCH (sla)-[:AGREED_WITH]->(c:Customer) "
+        "RETURN collect(DISTINCT properties(s)) AS services, "
+        "       collect(DISTINCT properties(sla)) AS slas, "
+        "       collect(DISTINCT properties(c)) AS customers",
+        ids=list(ids),
+    ).single(strict=True)
+    return {k: [dict(x) for x in record[k]] for k in ("services", "slas", "customers")}
+
+
+def shortest_path(
+    tx: ManagedTransaction, from_id: str, to_id: str, types: Sequence[str], max_depth: int
+) -> list[dict[str, Any]] | None:
+    record = tx.run(
+        "MATCH (a:CI {id: $a}), (b:CI {id: $b}) "
+        f"MATCH p = shortestPath((a)-[*..{int(max_depth)}]-(b)) "
+        "WHERE all(r IN relationships(p) WHERE type(r) IN $types) "
+        "RETURN [r IN relationships(p) | "
+        "  {s: startNode(r).id, type: type(r), t: endNode(r).id}] AS steps",
+        a=from_id,
+        b=to_id,
+        types=list(types),
+    ).single()
+    return [dict(s) for s in record["steps"]] if record else None
+
+
+def neighbourhood(
+    tx: ManagedTransaction, ci_id: str, types: Sequence[str], depth: int, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """CIs within `depth` hops (any direction) and the relationships among them."""
+    record = tx.run(
+        "MATCH (root:CI {id: $id}) "
+        f"OPTIONAL MATCH (root)-[rels*1..{int(depth)}]-(m:CI) "
+        "WHERE all(r IN rels WHERE type(r) IN $types) "
+        "WITH root, collect(DISTINCT m)[..$limit] AS others "
+        "WITH [root] + [o IN others WHERE o <> root] AS nodes "
+        "UNWIND nodes AS n OPTIONAL MATCH (n)-[r]->(o:CI) WHERE o IN nodes AND type(r) IN $types "
+        "WITH nodes, collect(DISTINCT r) AS rels "
+        "RETURN [n IN nodes | properties(n)] AS nodes, "
+        "       [r IN rels | {s: startNode(r).id, type: type(r), t: endNode(r).id}] AS edges",
+        id=ci_id,
+        types=list(types),
+        limit=limit,
+    ).single()
+    if record is None:
+        return [], []
+    return [dict(n) for n in record["nodes"]], [dict(e) for e in record["edges"]]
+
+
+_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+
+
+def fulltext_query(text: str) -> str | None:
+    """Plain words to a Lucene query: every word must match, as a prefix."""
+    words = [_LUCENE_SPECIAL.sub(r"\\\1", w) for w in text.split()]
+    words = [w for w in words if w and w.upper() not in {"AND", "OR", "NOT", "TO"}]
+    return " AND ".join(f"{w}*" for w in words) or None

@@ -342,17 +342,8 @@ def _relationships(
         new_rows, changed_rows, seen_rows = [], [], []
         for row in rows:
             old = existing.get(row["index"])
-            seen = {"lastSeen": uow.at}
             if old is None:
-                props = {
-                    **row["props"],
-                    "source": source,
-                    "firstSeen": uow.at,
-                    "lastSeen": uow.at,
-                    "createdAt": uow.at,
-                    "createdBy": uow.actor.name,
-                }
-                new_rows.append({"s": row["s"], "t": row["t"], "props": props})
+                new_rows.append({"s": row["s"], "t": row["t"], "props": row["props"]})
                 results[row["index"]].outcome = Outcome.CREATED
                 audits.append(
                     (
@@ -366,7 +357,7 @@ def _relationships(
                 continue
             delta = {k: v for k, v in row["props"].items() if old.get(k) != v}
             if delta:
-                changed_rows.append({"s": row["s"], "t": row["t"], "props": {**delta, **seen}})
+                changed_rows.append({"s": row["s"], "t": row["t"], "props": delta})
                 results[row["index"]].outcome = Outcome.UPDATED
                 audits.append(
                     (
@@ -378,9 +369,9 @@ def _relationships(
                     )
                 )
             else:
-                seen_rows.append({"s": row["s"], "t": row["t"], "props": seen})
+                seen_rows.append({"s": row["s"], "t": row["t"], "props": {}})
                 results[row["index"]].outcome = Outcome.UNCHANGED
-        ci_cypher.create_relationships(uow, rel_type, new_rows)
+        ci_cypher.create_relationships(uow, rel_type, new_rows, source)
         ci_cypher.update_relationships(uow, rel_type, changed_rows + seen_rows)
     uow.audit_many(audits)
     return results

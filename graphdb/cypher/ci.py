@@ -179,21 +179,28 @@ def existing_relationships(
     return {int(r["index"]): dict(r["r"]) for r in rows}
 
 
-def create_relationships(uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows {s, t, props}: one UNWIND for the whole batch."""
+def create_relationships(
+    uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]], source: str
+) -> None:
+    """Rows {s, t, props}: one UNWIND for the whole batch, provenance set once."""
     uow.tx.run(
         f"UNWIND $rows AS row MATCH (s:CI {{id: row.s}}), (t:CI {{id: row.t}}) "
-        f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props",
+        f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props, r.source = $source, "
+        "r.firstSeen = $at, r.lastSeen = $at, r.createdAt = $at, r.createdBy = $actor",
         rows=list(rows),
+        source=source,
+        at=uow.at,
+        actor=uow.actor.name,
     ).consume()
 
 
 def update_relationships(uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows {s, t, props}: merge the given properties into existing relationships."""
+    """Rows {s, t, props}: merge the given properties in; all were seen now."""
     uow.tx.run(
         f"UNWIND $rows AS row MATCH (:CI {{id: row.s}})-[r:{ident(rel_type)}]->(:CI {{id: row.t}}) "
-        "SET r += row.props",
+        "SET r += row.props, r.lastSeen = $at",
         rows=list(rows),
+        at=uow.at,
     ).consume()
 
 

@@ -136,10 +136,17 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
         ),
         RelationshipType(
             "CONNECTS_TO",
-            Propagation.BOTH,
+            Propagation.TO_SOURCE,
             frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}),
             frozenset({"NetworkDevice", "Storage", "Server"}),
-            "a network link",
+            "reaches the network through the target",
+        ),
+        RelationshipType(
+            "SYNCS_WITH",
+            Propagation.BOTH,
+            frozenset({"Database", "Storage"}),
+            frozenset({"Database", "Storage"}),
+            "synchronous replication: either side failing stalls the other",
         ),
         RelationshipType(
             "PART_OF", Propagation.TO_TARGET, _ANY, _ANY, "a component of a larger whole"

@@ -181,7 +181,11 @@ def _fall(
     spared: dict[str, Spared],
     depth: int,
 ) -> list[str]:
-    """Decide, until nothing changes, which candidates fail at this depth."""
+    """Decide which candidates fail at this depth, from what had failed before it.
+
+    A CI that falls because of another one falling at this same depth is one hop further
+    away: it is decided at the next depth, where it is a candidate again.
+    """
     needs: dict[str, list[Edge]] = {c: [] for c in candidates}
     seen: set[tuple[str, str, str, str]] = set()
     for edge in edges:
@@ -190,22 +194,19 @@ def _fall(
             if ci in needs and edge.provider_for(ci) is not None and key not in seen:
                 seen.add(key)
                 needs[ci].append(edge)
+    before = dict(down)
     newly: list[str] = []
-    changed = True
-    while changed:
-        changed = False
-        for ci in sorted(candidates):
-            if ci in down:
-                continue
-            verdict = _verdict(ci, needs[ci], down)
-            if isinstance(verdict, Reached):
-                verdict.depth = depth
-                down[ci] = verdict
-                spared.pop(ci, None)
-                newly.append(ci)
-                changed = True
-            elif verdict is not None:
-                spared[ci] = verdict
+    for ci in sorted(candidates):
+        if ci in down:
+            continue
+        verdict = _verdict(ci, needs[ci], before)
+        if isinstance(verdict, Reached):
+            verdict.depth = depth
+            down[ci] = verdict
+            spared.pop(ci, None)
+            newly.append(ci)
+        elif verdict is not None:
+            spared[ci] = verdict
     return newly
 
 

@@ -47,6 +47,8 @@ class GraphConfig:
 class Graph:
     def __init__(self, config: GraphConfig) -> None:
         self.config = config
+        # Transactions run through this graph; tests read it to catch per-parent round trips.
+        self.transactions = 0
         auth = (config.user, config.password) if config.password else None
         self._driver = GraphDatabase.driver(
             config.uri,
@@ -67,6 +69,7 @@ class Graph:
         return self._driver.session(database=self.config.database, default_access_mode=access)
 
     def read(self, work: Work[T]) -> T:
+        self.transactions += 1
         try:
             with self._session(neo4j.READ_ACCESS) as session:
                 return session.execute_read(work)
@@ -74,6 +77,7 @@ class Graph:
             raise StorageUnavailable(_describe(exc)) from exc
 
     def write(self, work: Work[T]) -> T:
+        self.transactions += 1
         try:
             with self._session(neo4j.WRITE_ACCESS) as session:
                 return session.execute_write(work)

@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
             if own_store:
                 store.graph.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -102,3 +102,5 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.store = store
+    return app

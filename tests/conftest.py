@@ -155,6 +155,7 @@ def store(session_store: Store) -> Store:
 
 class RunningServer:
     def __init__(self, app: Any) -> None:
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")

@@ -178,10 +178,12 @@ def test_dependencies_list_what_a_service_needs(api: Api, shop: dict[str, str]) 
     }
     vm1 = next(a for a in result["affected"] if a["ci"]["name"] == "vm1")
     assert "redundancy group 'web'" in vm1["reason"]
-    assert vm1["paths"] == [[
-        {"sourceId": shop["shop"], "type": "DEPENDS_ON", "targetId": shop["app"]},
-        {"sourceId": shop["app"], "type": "RUNS_ON", "targetId": shop["vm1"]},
-    ]]
+    assert vm1["paths"] == [
+        [
+            {"sourceId": shop["shop"], "type": "DEPENDS_ON", "targetId": shop["app"]},
+            {"sourceId": shop["app"], "type": "RUNS_ON", "targetId": shop["vm1"]},
+        ]
+    ]
     same = api.ok(
         "query($id: ID!) { dependencies(ciId: $id) { affected { ci { name } } } }",
         {"id": shop["shop"]},

@@ -1,0 +1,99 @@
+"""Nested list fields must not cost one round trip per parent.
+
+Walks the schema from the `cis` list: every field of a CI that leads to a list (directly or
+through a connection) is queried for 5 and for 60 CIs, and both must cost the same number of
+Neo4j transactions.
+"""
+
+from __future__ import annotations
+
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+
+from graphdb.write_path import Store
+from schema.root import build_schema
+from tests.conftest import Api, RunningServer
+from tests.test_import import run_import
+
+
+def _optional_args(field: GraphQLField) -> bool:
+    return all(
+        not is_non_null_type(a.type) or a.default_value is not None for a in field.args.values()
+    )
+
+
+def selection(type_: GraphQLObjectType, depth: int) -> str:
+    parts = []
+    for name, field in type_.fields.items():
+        if not _optional_args(field):
+            continue
+        named = get_named_type(field.type)
+        if is_leaf_type(named):
+            parts.append(name)
+        elif depth > 0 and is_object_type(named):
+            inner = selection(named, depth - 1)
+            if inner:
+                parts.append(f"{name} {{ {inner} }}")
+    return " ".join(parts)
+
+
+def leads_to_list(field: GraphQLField, depth: int = 3) -> bool:
+    nullable = get_nullable_type(field.type)
+    if is_list_type(nullable):
+        return True
+    named = get_named_type(field.type)
+    if depth and is_object_type(named):
+        return any(leads_to_list(f, depth - 1) for f in named.fields.values())
+    return False
+
+
+def list_fields_of_ci() -> list[tuple[str, str]]:
+    schema = build_schema(max_depth=20, max_aliases=10, max_tokens=100_000)._schema
+    ci_type = schema.type_map["CI"]
+    assert isinstance(ci_type, GraphQLObjectType)
+    out = []
+    for name, field in ci_type.fields.items():
+        named = get_named_type(field.type)
+        if _optional_args(field) and leads_to_list(field) and is_object_type(named):
+            out.append((name, selection(named, 3)))
+    return out
+
+
+def test_the_walk_finds_the_nested_list_fields() -> None:
+    names = {name for name, _ in list_fields_of_ci()}
+    assert {"relationships", "history"} <= names
+
+
+def test_nested_list_fields_cost_the_same_for_5_and_60_cis(
+    api: Api, store: Store, api_server: RunningServer
+) -> None:
+    items = [{"key": f"a{i}", "ciClass": "Application", "name": f"app-{i:03d}"} for i in range(60)]
+    items += [{"key": f"d{i}", "ciClass": "Database", "name": f"db-{i:03d}"} for i in range(60)]
+    rels = [{"sourceKey": f"a{i}", "type": "DEPENDS_ON", "targetKey": f"d{i}"} for i in range(60)]
+    rels += [
+        {"sourceKey": f"a{i}", "type": "DEPENDS_ON", "targetKey": f"d{(i + 1) % 60}"}
+        for i in range(60)
+    ]
+    run_import(api, "test", items, rels)
+    graph = api_server.app.state.store.graph
+
+    for name, sub in list_fields_of_ci():
+        query = (
+            'query($n: Int!) { cis(first: $n, filter: {ciClass: "Application"}) '
+            f"{{ edges {{ node {{ id {name} {{ {sub} }} }} }} }} }}"
+        )
+        costs = []
+        for n in (5, 60):
+            before = graph.transactions
+            data = api.ok(query, {"n": n})
+            costs.append(graph.transactions - before)
+            assert len(data["cis"]["edges"]) == n
+        assert costs[0] == costs[1], f"{name} costs {costs[0]} for 5 CIs but {costs[1]} for 60"

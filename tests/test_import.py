@@ -223,3 +223,31 @@ def test_rejected_items_are_reported_and_never_half_written(api: Api, store: Sto
         lambda tx: [r["n"] for r in tx.run("MATCH (n:CI) RETURN n.name AS n ORDER BY n")]
     )
     assert names == ["checkout", "orders-db"]
+
+
+def test_relationships_carry_provenance_and_last_seen_moves(api: Api, store: Store) -> None:
+    items = [
+        {"key": "a", "ciClass": "Application", "name": "checkout"},
+        {"key": "d", "ciClass": "Database", "name": "orders-db"},
+    ]
+    rels = [{"sourceKey": "a", "type": "DEPENDS_ON", "targetKey": "d", "attributes": {"weight": 2}}]
+    run_import(api, "discovery", items, rels)
+
+    def provenance() -> dict[str, Any]:
+        return store.graph.read(
+            lambda tx: dict(
+                tx.run("MATCH (:CI)-[r:DEPENDS_ON]->(:CI) RETURN properties(r) AS r").single(
+                    strict=True
+                )["r"]
+            )
+        )
+
+    first = provenance()
+    assert first["source"] == "discovery" and first["weight"] == 2
+    assert first["firstSeen"] == first["lastSeen"]
+    rels[0]["attributes"] = {"weight": 5}
+    again = run_import(api, "discovery", items, rels)
+    assert again["relationships"][0]["status"] == "UPDATED"
+    second = provenance()
+    assert second["weight"] == 5 and second["firstSeen"] == first["firstSeen"]
+    assert second["lastSeen"] > first["lastSeen"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from domain import cmdb
 from domain.access import SYSTEM
+from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
 
 # (key, class, name, criticality, attributes)
@@ -71,8 +72,8 @@ CIS: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
     ("runbook", "Document", "Checkout runbook", "low", {"kind": "runbook"}),
 )
 
-# (source key, type, target key)
-LINKS: tuple[tuple[str, str, str], ...] = (
+# (source key, type, target key[, attributes])
+LINKS: tuple[tuple[Any, ...], ...] = (
     ("shop", "DEPENDS_ON", "storefront"),
     ("shop", "DEPENDS_ON", "cart"),
     ("shop", "DEPENDS_ON", "checkout"),
@@ -84,8 +85,8 @@ LINKS: tuple[tuple[str, str, str], ...] = (
     ("cart", "DEPENDS_ON", "redis"),
     ("storefront", "DEPENDS_ON", "catalogdb"),
     ("searchapp", "DEPENDS_ON", "catalogdb"),
-    ("storefront", "RUNS_ON", "vm-web1"),
-    ("storefront", "RUNS_ON", "vm-web2"),
+    ("storefront", "RUNS_ON", "vm-web1", {"redundancyGroup": "web", "minUp": 1}),
+    ("storefront", "RUNS_ON", "vm-web2", {"redundancyGroup": "web", "minUp": 1}),
     ("cart", "RUNS_ON", "vm-app1"),
     ("checkout", "RUNS_ON", "vm-app1"),
     ("paygw", "RUNS_ON", "vm-app1"),
@@ -120,13 +121,21 @@ def load_demo_estate(store: Store) -> bool:
         if exists:
             return False
         ids: dict[str, str] = {}
+        identities = []
         for key, cls, name, crit, attrs in CIS:
             props = cmdb.ci_properties(
                 cmdb.NewCI(ci_class=cls, name=name, criticality=crit, attributes=attrs)
             )
             ids[key] = uow.create("CI", props, extra_labels=(cls,))["id"]
-        for source, rel, target in LINKS:
-            uow.link("CI", ids[source], rel, "CI", ids[target], {"source": "demo"})
+            identities.append(
+                {"id": ids[key], "keys": cmdb.identity_keys(cmdb.ci_class(cls), props)}
+            )
+        ci_cypher.set_identities(uow.tx, identities)
+        for source, rel, target, *extra in LINKS:
+            seen = {"source": "demo", "firstSeen": uow.at, "lastSeen": uow.at}
+            uow.link(
+                "CI", ids[source], rel, "CI", ids[target], {**seen, **(extra[0] if extra else {})}
+            )
 
         people = {}
         teams = {}

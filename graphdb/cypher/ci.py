@@ -271,11 +271,12 @@ def neighbourhood(
     return [dict(n) for n in record["nodes"]], [dict(e) for e in record["edges"]]
 
 
-_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
-
-
 def fulltext_query(text: str) -> str | None:
-    """Plain words to a Lucene query: every word must match, as a prefix."""
-    words = [_LUCENE_SPECIAL.sub(r"\\\1", w) for w in text.split()]
-    words = [w for w in words if w and w.upper() not in {"AND", "OR", "NOT", "TO"}]
+    """Plain words to a Lucene query: every word must match, as a prefix.
+
+    Words are split the way the index's analyzer splits names ("orders-db" is two words), and
+    only letters and digits pass, so no input can inject Lucene syntax.
+    """
+    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
+    words = [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
     return " AND ".join(f"{w}*" for w in words) or None

@@ -1,0 +1,23 @@
+"""The demo estate: loaded once, linked, and useful for impact analysis at once."""
+
+from __future__ import annotations
+
+from domain.demo import load_demo_estate
+from graphdb.write_path import Store
+from tests.conftest import Api
+from tests.test_impact import impact, names
+
+
+def test_demo_loads_once_and_answers_an_impact_question(api: Api, store: Store) -> None:
+    assert load_demo_estate(store) is True
+    assert load_demo_estate(store) is False
+    found = api.ok('{ cis(filter: {search: "orders-db"}) { edges { node { id name } } } }')
+    orders = next(e["node"] for e in found["cis"]["edges"] if e["node"]["name"] == "orders-db")
+    result = impact(api, orders["id"])
+    assert {"checkout-api", "Online Shop", "orders-db-replica"} <= set(names(result))
+    assert [s["name"] for s in result["slas"]] == ["Online Shop Gold"]
+    assert [c["name"] for c in result["customers"]] == ["Retail Division"]
+    web = api.ok('{ cis(filter: {search: "web-01"}) { edges { node { id name } } } }')
+    web01 = next(e["node"] for e in web["cis"]["edges"] if e["node"]["name"] == "web-01")
+    spared = impact(api, web01["id"])["spared"]
+    assert [s["ci"]["name"] for s in spared] == ["storefront-web"]

@@ -144,19 +144,24 @@ DEPENDENCY_TYPES = tuple(
 BLAST_RADIUS_DEPTH = 6
 
 
+BLAST_RADIUS_BATCH = 500
+
+
 def refresh_blast_radius(store: Store, ci_id: str) -> int | None:
     """Count the CIs that depend on this one; change risk and impact views read it."""
-
-    def work(uow: UnitOfWork) -> int | None:
-        if not ci_cypher.by_ids(uow.tx, [ci_id]):
-            return None
-        n = ci_cypher.dependants_within(uow.tx, ci_id, DEPENDENCY_TYPES, BLAST_RADIUS_DEPTH)
-        ci_cypher.set_derived(uow.tx, ci_id, {"blastRadius": n, "blastRadiusAt": uow.at})
-        return n
-
-    return store.write(SYSTEM, work)
+    return refresh_blast_radius_many(store, [ci_id]).get(ci_id)
 
 
-def refresh_blast_radius_many(store: Store, ci_ids: list[str]) -> None:
-    for ci_id in ci_ids:
-        refresh_blast_radius(store, ci_id)
+def refresh_blast_radius_many(store: Store, ci_ids: list[str]) -> dict[str, int]:
+    """The same for many CIs, a batch per transaction; ids of CIs gone since are skipped."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(ci_ids), BLAST_RADIUS_BATCH):
+        batch = ci_ids[start : start + BLAST_RADIUS_BATCH]
+
+        def work(uow: UnitOfWork, batch: list[str] = batch) -> dict[str, int]:
+            return ci_cypher.refresh_blast_radius(
+                uow.tx, batch, DEPENDENCY_TYPES, BLAST_RADIUS_DEPTH, uow.at
+            )
+
+        counts.update(store.write(SYSTEM, work))
+    return counts

@@ -124,22 +124,22 @@ def delete_relationship(uow: UnitOfWork, source_id: str, rel_type: str, target_i
     return int(record["deleted"])
 
 
-def dependants_within(tx: ManagedTransaction, ci_id: str, types: Sequence[str], depth: int) -> int:
-    """How many CIs reach this one through the given dependency types, up to `depth` hops."""
-    record = tx.run(
-        "MATCH (n:CI {id: $id}) "
-        "OPTIONAL MATCH (d:CI)-[rels*1.." + str(int(depth)) + "]->(n) "
-        "WHERE all(r IN rels WHERE type(r) IN $types) AND d <> n "
-        "RETURN count(DISTINCT d) AS c",
-        id=ci_id,
+def refresh_blast_radius(
+    tx: ManagedTransaction, ids: Sequence[str], types: Sequence[str], depth: int, at: Any
+) -> dict[str, int]:
+    """Count, for each CI, the CIs that reach it through the dependency types within `depth`
+    hops, and store it as `blastRadius`. A derived figure: no version bump, no audit entry."""
+    rows = tx.run(
+        "UNWIND $ids AS id MATCH (n:CI {id: id}) "
+        "CALL (n) { OPTIONAL MATCH (d:CI)-[rels*1.." + str(int(depth)) + "]->(n) "
+        "  WHERE all(r IN rels WHERE type(r) IN $types) AND d <> n "
+        "  RETURN count(DISTINCT d) AS c } "
+        "SET n.blastRadius = c, n.blastRadiusAt = $at RETURN n.id AS id, c",
+        ids=list(ids),
         types=list(types),
-    ).single()
-    return int(record["c"]) if record else 0
-
-
-def set_derived(tx: ManagedTransaction, ci_id: str, values: dict[str, Any]) -> None:
-    """Derived figures are recomputed by workers; they do not bump the record's version."""
-    tx.run("MATCH (n:CI {id: $id}) SET n += $values", id=ci_id, values=values).consume()
+        at=at,
+    )
+    return {r["id"]: int(r["c"]) for r in rows}
 
 
 def by_identity(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, dict[str, Any]]:

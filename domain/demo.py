@@ -6,6 +6,7 @@ from typing import Any
 
 from domain import cmdb
 from domain.access import SYSTEM
+from domain.configuration import refresh_blast_radius_many
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
 
@@ -115,9 +116,8 @@ def load_demo_estate(store: Store) -> bool:
     """Load the shop once; returns False when it is already there."""
 
     def work(uow: UnitOfWork) -> bool:
-        exists = uow.tx.run("MATCH (n:Service {name: 'Online Shop'}) RETURN count(n) AS c").single(
-            strict=True
-        )["c"]
+        shop = cmdb.identity_keys(cmdb.ci_class("Service"), {"name": "Online Shop"})
+        exists = ci_cypher.by_identity(uow.tx, shop)
         if exists:
             return False
         ids: dict[str, str] = {}
@@ -200,4 +200,7 @@ def load_demo_estate(store: Store) -> bool:
         )
         return True
 
-    return store.write(SYSTEM, work)
+    loaded = store.write(SYSTEM, work)
+    if loaded:
+        refresh_blast_radius_many(store, store.read(ci_cypher.all_ids))
+    return loaded

@@ -147,6 +147,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if started:
             print("Stopping Neo4j …", flush=True)
             launcher.stop(cfg)
+            print("Neo4j stopped.", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

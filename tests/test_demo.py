@@ -17,6 +17,8 @@ def test_demo_loads_once_and_answers_an_impact_question(api: Api, store: Store) 
     assert {"checkout-api", "Online Shop", "orders-db-replica"} <= set(names(result))
     assert [s["name"] for s in result["slas"]] == ["Online Shop Gold"]
     assert [c["name"] for c in result["customers"]] == ["Retail Division"]
+    radius = api.ok("query($id: ID!) { ci(id: $id) { blastRadius } }", {"id": orders["id"]})
+    assert radius["ci"]["blastRadius"] == len(names(result))
     web = api.ok('{ cis(filter: {search: "web-01"}) { edges { node { id name } } } }')
     web01 = next(e["node"] for e in web["cis"]["edges"] if e["node"]["name"] == "web-01")
     spared = impact(api, web01["id"])["spared"]

@@ -11,6 +11,10 @@ from neo4j import ManagedTransaction
 from graphdb.write_path import UnitOfWork, ident
 
 
+def all_ids(tx: ManagedTransaction) -> list[str]:
+    return [r["id"] for r in tx.run("MATCH (n:CI) RETURN n.id AS id")]
+
+
 def by_ids(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = tx.run(
         "UNWIND $ids AS id MATCH (n:CI {id: id}) RETURN properties(n) AS n", ids=list(ids)

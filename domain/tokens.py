@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domain.access import Actor, Role, new_token_secret, parse_role, token_digest
+from domain.access import Actor, Permission, Role, new_token_secret, parse_role, token_digest
 from graphdb.cypher import tokens as token_cypher
 from graphdb.write_path import Store, UnitOfWork
 
@@ -37,3 +37,16 @@ def actor_for_token(store: Store, secret: str) -> Actor | None:
     if record is None:
         return None
     return Actor(id=record["id"], name=record["name"], role=Role(record["role"]))
+
+
+def revoke_token(store: Store, actor: Actor, token_id: str) -> None:
+    """A revoked token stops working at once here (and within the token cache time elsewhere)."""
+    actor.require(Permission.ADMINISTER)
+    store.write(
+        actor,
+        lambda uow: uow.update("ApiToken", token_id, {"revoked": True}, expected_version=None),
+    )
+
+
+def list_tokens(store: Store) -> list[dict[str, Any]]:
+    return store.read(token_cypher.listing)

@@ -87,11 +87,21 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.tokens import issue_token
+    from domain.tokens import issue_token, list_tokens, revoke_token
 
     store = _store(settings)
     try:
         migrate(store.graph)
+        action = args.token_command
+        if action == "list":
+            for t in list_tokens(store):
+                state = "revoked" if t["revoked"] else "active"
+                print(f"{t['id']}  {t['role']:<10} {state:<8} {t['name']}")
+            return 0
+        if action == "revoke":
+            revoke_token(store, SYSTEM, args.id)
+            print(f"revoked token {args.id}")
+            return 0
         issued = issue_token(store, SYSTEM, args.role, args.name or f"{args.role} token")
     finally:
         store.graph.close()
@@ -189,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create", help="create a token; printed on the last line")
     create.add_argument("--role", required=True)
     create.add_argument("--name")
+    token_sub.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id")
     return parser
 
 

@@ -213,3 +213,25 @@ def test_health_ready_and_graphiql(api: Api) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     page = httpx.get(f"{api.url}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+def test_token_cli_creates_lists_and_revokes(api: Api, store: Store, settings: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "BROKER_URL": ""}
+
+    def itsm(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "itsm.cli", *args], env=env, capture_output=True, text=True, check=True
+        ).stdout
+
+    created = itsm("token", "create", "--role", "viewer", "--name", "dashboard")
+    secret = created.strip().splitlines()[-1]
+    viewer = Api(api.url, secret)
+    assert viewer.ok("{ me { name role } }")["me"] == {"name": "dashboard", "role": "viewer"}
+    token_id = next(line.split()[0] for line in itsm("token", "list").splitlines() if "dashboard" in line)
+    itsm("token", "revoke", token_id)
+    assert "revoked" in next(line for line in itsm("token", "list").splitlines() if "dashboard" in line)
+    assert viewer.post("{ me { name } }").status_code == 401

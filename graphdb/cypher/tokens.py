@@ -14,3 +14,11 @@ def by_digest(tx: ManagedTransaction, digest: str) -> dict[str, Any] | None:
         digest=digest,
     ).single()
     return dict(record["t"]) if record else None
+
+
+def listing(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    rows = tx.run(
+        "MATCH (t:ApiToken) RETURN t.id AS id, t.name AS name, t.role AS role, "
+        "t.createdAt AS createdAt, coalesce(t.revoked, false) AS revoked ORDER BY t.createdAt"
+    )
+    return [dict(r) for r in rows]

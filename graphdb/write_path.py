@@ -214,16 +214,6 @@ class UnitOfWork:
         )
         return dict(after)
 
-    def set_labels(
-        self, label: str, record_id: str, add: tuple[str, ...], drop: tuple[str, ...]
-    ) -> None:
-        for extra in add:
-            self.tx.run(f"MATCH (n:{ident(label)} {{id: $id}}) SET n:{ident(extra)}", id=record_id)
-        for extra in drop:
-            self.tx.run(
-                f"MATCH (n:{ident(label)} {{id: $id}}) REMOVE n:{ident(extra)}", id=record_id
-            )
-
     def link(
         self,
         from_label: str,

@@ -136,24 +136,46 @@ def analyse(
     return _impact(root, read_edges, types, max_depth, max_results)
 
 
+class _EdgeCache:
+    """Each CI's relationships, read once: a CI is read when it first becomes a candidate, and
+    the same edges then serve when it is on the frontier. One round trip per depth."""
+
+    def __init__(self, read_edges: EdgeReader, types: list[str]) -> None:
+        self._read = read_edges
+        self._types = types
+        self.edges: dict[str, list[Edge]] = {}
+
+    def of(self, ids: Iterable[str]) -> dict[str, list[Edge]]:
+        wanted = set(ids)
+        missing = sorted(wanted - self.edges.keys())
+        if missing:
+            fresh = set(missing)
+            for ci in missing:
+                self.edges[ci] = []
+            for edge in self._read(missing, self._types):
+                for end in {edge.source, edge.target} & fresh:
+                    self.edges[end].append(edge)
+        return {ci: self.edges[ci] for ci in wanted}
+
+
 def _impact(
     root: str, read_edges: EdgeReader, types: list[str], max_depth: int, max_results: int
 ) -> ImpactResult:
     down: dict[str, Reached] = {root: Reached(root, 0, "the CI that fails")}
     spared: dict[str, Spared] = {}
+    cache = _EdgeCache(read_edges, types)
     frontier = [root]
     depth = 0
     while frontier and depth < max_depth:
         depth += 1
         candidates: set[str] = set()
-        for edge in read_edges(frontier, types):
-            for failed in (edge.source, edge.target):
-                if failed in frontier:
-                    candidates.update(d for d in edge.dependants_of(failed) if d not in down)
+        for failed, edges in cache.of(frontier).items():
+            for edge in edges:
+                candidates.update(d for d in edge.dependants_of(failed) if d not in down)
         candidates.update(spared)  # a spared CI may fall once more of its peers are down
         if not candidates:
             break
-        needs = read_edges(sorted(candidates), types)
+        needs = [e for edges in cache.of(candidates).values() for e in edges]
         newly = _fall(candidates, needs, down, spared, depth)
         if len(down) - 1 > max_results:
             raise LimitExceeded(
@@ -164,8 +186,9 @@ def _impact(
             )
         frontier = newly
     reached = [r for r in down.values() if r.ci_id != root]
+    memo: dict[str, list[list[Step]]] = {}
     for r in reached:
-        r.paths = _paths(r.ci_id, down, root)
+        r.paths = _paths(r.ci_id, down, root, memo)
     return ImpactResult(
         root,
         Direction.DOWNSTREAM,
@@ -237,18 +260,29 @@ def _verdict(ci: str, needs: list[Edge], down: dict[str, Reached]) -> Reached | 
     return spared_by
 
 
-def _paths(ci: str, down: dict[str, Reached], root: str) -> list[list[Step]]:
+def _paths(
+    ci: str,
+    down: dict[str, Reached],
+    root: str,
+    memo: dict[str, list[list[Step]]] | None = None,
+) -> list[list[Step]]:
     """Up to MAX_PATHS_PER_CI shortest paths from the root, following the recorded parents."""
     if ci == root:
         return [[]]
+    memo = {} if memo is None else memo
+    if ci in memo:
+        return memo[ci]
     out: list[list[Step]] = []
     for parent, edge in down[ci].parents:
         if parent not in down or down[parent].depth >= down[ci].depth:
             continue
-        for head in _paths(parent, down, root):
+        for head in _paths(parent, down, root, memo):
             out.append([*head, Step(edge.source, edge.type, edge.target)])
             if len(out) >= MAX_PATHS_PER_CI:
-                return out
+                break
+        if len(out) >= MAX_PATHS_PER_CI:
+            break
+    memo[ci] = out
     return out
 
 
@@ -262,10 +296,8 @@ def _dependencies(
     while frontier and depth < max_depth:
         depth += 1
         nxt = []
-        for edge in read_edges(frontier, types):
-            for ci in (edge.source, edge.target):
-                if ci not in frontier:
-                    continue
+        for ci, edges in sorted(_EdgeCache(read_edges, types).of(frontier).items()):
+            for edge in edges:
                 provider = edge.provider_for(ci)
                 if provider is None:
                     continue
@@ -283,8 +315,9 @@ def _dependencies(
             )
         frontier = nxt
     reached = [r for r in seen.values() if r.ci_id != root]
+    memo: dict[str, list[list[Step]]] = {}
     for r in reached:
-        r.paths = _paths(r.ci_id, seen, root)
+        r.paths = _paths(r.ci_id, seen, root, memo)
     return ImpactResult(
         root, Direction.UPSTREAM, sorted(reached, key=lambda r: (r.depth, r.ci_id)), []
     )

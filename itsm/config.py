@@ -69,7 +69,7 @@ class Settings:
             neo4j_database=_env("NEO4J_DATABASE", "neo4j") or "neo4j",
             embedded_host=_env("ITSM_NEO4J_HOST", "127.0.0.1") or "127.0.0.1",
             embedded_port=_int("ITSM_NEO4J_PORT", 7687),
-            embedded_heap=_env("ITSM_NEO4J_HEAP", "1g") or "1g",
+            embedded_heap=_env("ITSM_NEO4J_HEAP", "2g") or "2g",
             embedded_pagecache=_env("ITSM_NEO4J_PAGECACHE", "512m") or "512m",
             broker_url=_env("BROKER_URL"),
             host=_env("ITSM_HOST", "127.0.0.1") or "127.0.0.1",

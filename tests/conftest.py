@@ -45,7 +45,7 @@ def start_test_neo4j(home: Path) -> launcher.Neo4jLauncherConfig:
     cfg = launcher.Neo4jLauncherConfig(
         home=home,
         port=free_port(),
-        heap="768m",
+        heap="1536m",
         pagecache="256m",
         cache_dir=ROOT / ".itsm" / "neo4j-runtime",
     )

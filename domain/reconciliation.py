@@ -310,7 +310,7 @@ def _relationships(
             continue
         resolved.append((i, source_id, target_id, rtype, attrs))
         ids.update((source_id, target_id))
-    found = ci_cypher.by_ids(uow.tx, sorted(ids))
+    found = ci_cypher.summaries(uow.tx, sorted(ids))
     to_create: dict[str, list[dict[str, Any]]] = {}
     pending: set[tuple[str, str, str]] = set()
     for i, source_id, target_id, rtype, attrs in resolved:
@@ -336,7 +336,11 @@ def _relationships(
         to_create.setdefault(rtype.name, []).append(
             {"index": i, "s": source_id, "t": target_id, "props": attrs}
         )
-    audits: list[tuple[str, str, str, Mapping[str, Any] | None, Mapping[str, Any] | None]] = []
+    # One audit entry per source CI and action, listing its relationships: a discovery run that
+    # adds forty links to a host says so once in that host's history, not forty times.
+    related: dict[str, list[dict[str, Any]]] = {}
+    changed_before: dict[str, list[dict[str, Any]]] = {}
+    changed_after: dict[str, list[dict[str, Any]]] = {}
     for rel_type, rows in to_create.items():
         existing = ci_cypher.existing_relationships(uow.tx, rel_type, rows)
         new_rows, changed_rows, seen_rows = [], [], []
@@ -345,35 +349,37 @@ def _relationships(
             if old is None:
                 new_rows.append({"s": row["s"], "t": row["t"], "props": row["props"]})
                 results[row["index"]].outcome = Outcome.CREATED
-                audits.append(
-                    (
-                        "relate",
-                        "CI",
-                        row["s"],
-                        None,
-                        {"type": rel_type, "targetId": row["t"], **row["props"]},
-                    )
+                related.setdefault(row["s"], []).append(
+                    {"type": rel_type, "targetId": row["t"], **row["props"]}
                 )
                 continue
             delta = {k: v for k, v in row["props"].items() if old.get(k) != v}
             if delta:
                 changed_rows.append({"s": row["s"], "t": row["t"], "props": delta})
                 results[row["index"]].outcome = Outcome.UPDATED
-                audits.append(
-                    (
-                        "update_relationship",
-                        "CI",
-                        row["s"],
-                        {"type": rel_type, "targetId": row["t"], **{k: old.get(k) for k in delta}},
-                        {"type": rel_type, "targetId": row["t"], **delta},
-                    )
+                key = {"type": rel_type, "targetId": row["t"]}
+                changed_before.setdefault(row["s"], []).append(
+                    {**key, **{k: old.get(k) for k in delta}}
                 )
+                changed_after.setdefault(row["s"], []).append({**key, **delta})
             else:
                 seen_rows.append({"s": row["s"], "t": row["t"], "props": {}})
                 results[row["index"]].outcome = Outcome.UNCHANGED
         ci_cypher.create_relationships(uow, rel_type, new_rows, source)
         ci_cypher.update_relationships(uow, rel_type, changed_rows + seen_rows)
-    uow.audit_many(audits)
+    uow.audit_many(
+        [("relate", "CI", s, None, {"relationships": rels}) for s, rels in related.items()]
+        + [
+            (
+                "update_relationships",
+                "CI",
+                s,
+                {"relationships": changed_before[s]},
+                {"relationships": changed_after[s]},
+            )
+            for s in changed_after
+        ]
+    )
     return results
 
 

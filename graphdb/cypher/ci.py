@@ -146,6 +146,16 @@ def refresh_blast_radius(
     return {r["id"]: int(r["c"]) for r in rows}
 
 
+def summaries(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """id, name, class and lifecycle: what relationship rules check, without the rest."""
+    rows = tx.run(
+        "UNWIND $ids AS id MATCH (n:CI {id: id}) "
+        "RETURN n {.id, .name, .ciClass, .lifecycle} AS n",
+        ids=list(ids),
+    )
+    return {r["n"]["id"]: dict(r["n"]) for r in rows}
+
+
 def by_identity(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Identity key -> the CI it identifies."""
     rows = tx.run(

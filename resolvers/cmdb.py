@@ -167,7 +167,7 @@ class CMDBQuery:
             "ci_class": f.ci_class,
             "lifecycle": f.lifecycle,
             "criticality": f.criticality,
-            "attributes": {k: v for k, v in attrs.items()},
+            "attributes": attrs,
         }
 
         def read(tx: Any) -> tuple[list[dict[str, Any]], int]:

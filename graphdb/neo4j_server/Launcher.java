@@ -86,9 +86,9 @@ public final class Launcher {
                     .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
                     .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1))
                     .build();
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // an Error too: Neo4j's threads would keep a broken JVM alive
             e.printStackTrace();
-            fail(1, "Neo4j did not start: " + e.getMessage());
+            fail(1, "Neo4j did not start: " + e);
             return;
         }
 
@@ -121,9 +121,9 @@ public final class Launcher {
             }
             db.executeTransactionally("RETURN 1");
             awaitBolt(host, port, TimeUnit.MINUTES.toMillis(2));
-        } catch (RuntimeException | IOException e) {
+        } catch (Throwable e) {
             e.printStackTrace();
-            fail(1, "Neo4j did not become ready: " + e.getMessage());
+            fail(1, "Neo4j did not become ready: " + e);
         }
 
         System.out.println(READY + " bolt://" + uriHost(host) + ":" + port);

@@ -197,7 +197,7 @@ class Api:
             f"{self.url}/graphql",
             json={"query": query, "variables": variables or {}},
             headers=headers,
-            timeout=60,
+            timeout=300,
             **kw,
         )
 

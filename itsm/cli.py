@@ -139,6 +139,26 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from itsm.importer import run_import
+
+    token = args.token or os.environ.get("ITSM_TOKEN")
+    if not token:
+        print("itsm import needs a token: --token or ITSM_TOKEN", file=sys.stderr)
+        return 2
+    url = args.url or f"http://{settings.host}:{settings.port}/graphql"
+    return run_import(
+        Path(args.file),
+        url=url,
+        token=token,
+        source=args.source,
+        batch_size=args.batch_size,
+        dry_run=args.dry_run,
+    )
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Everything for a developer: Neo4j, schema, demo data, a token, the API."""
     from domain.demo import load_demo_estate
@@ -194,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply schema migrations")
     seed = sub.add_parser("seed", help="load data")
     seed.add_argument("--demo", action="store_true", help="the demo online shop")
+    importing = sub.add_parser("import", help="send a CSV or JSON file of CIs through the API")
+    importing.add_argument("file")
+    importing.add_argument("--source", default="file-import", help="who the data comes from")
+    importing.add_argument("--url", help="the API (default: http://ITSM_HOST:ITSM_PORT/graphql)")
+    importing.add_argument("--token", help="an API token (default: $ITSM_TOKEN)")
+    importing.add_argument("--batch-size", type=int, default=1000)
+    importing.add_argument("--dry-run", action="store_true", help="report, write nothing")
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token; printed on the last line")
@@ -213,6 +240,7 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "seed": cmd_seed,
     "token": cmd_token,
+    "import": cmd_import,
 }
 
 

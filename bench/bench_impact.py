@@ -1,0 +1,263 @@
+"""Impact latency: the GraphQL `impact` query over HTTP against one hand-written Cypher query.
+
+    .venv/bin/python -m bench.bench_impact               # 100,000 CIs
+    .venv/bin/python -m bench.bench_impact --size 10000
+
+Loads the generated estate with the raw loader (the migrations are applied first, so that the
+loader's MATCH by id uses the unique index), picks seeded-random failing CIs (Storage, Server,
+Database, VirtualMachine) and, for each at maxDepth 3 and 6, times `impact(direction: DOWNSTREAM)`
+over HTTP and the same traversal as one Cypher query through the driver: from the failed CI,
+against the direction of the types that propagate to their source (DEPENDS_ON, RUNS_ON, HOSTED_ON,
+STORED_ON, CONNECTS_TO), both ways along SYNCS_WITH and along PART_OF, as the registry in
+domain/cmdb.py declares, up to the depth, returning each distinct CI with its minimum depth.
+Prints p50/p95 for both and the ratios API/raw (target: at most 1.5).
+
+The Cypher query ignores redundancy groups, which the API honours, so it returns a superset of the
+API's affected CIs; the benchmark checks that it is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+
+from bench.common import (
+    ApiServer,
+    Client,
+    admin_token,
+    bench_settings,
+    count_graph,
+    driver_for,
+    log,
+    neo4j_server,
+    open_store,
+    partition,
+    percentile,
+    raw_load,
+)
+from bench.estate import Estate, generate, validate
+from domain.cmdb import RELATIONSHIP_TYPES, Propagation
+from graphdb.migrations import migrate
+
+IMPACT_QUERY = """query($id: ID!, $depth: Int!) {
+  impact(ciId: $id, direction: DOWNSTREAM, maxDepth: $depth, maxResults: 100000) {
+    affected { depth ci { id name ciClass } }
+    spared { ci { id } reason }
+    services { id name }
+  }
+}"""
+
+
+def _types(propagation: Propagation) -> list[str]:
+    return sorted(n for n, r in RELATIONSHIP_TYPES.items() if r.propagation is propagation)
+
+
+def raw_query(depth: int) -> str:
+    """All trails from the failed CI along the propagation, each CI once at its shortest depth.
+
+    Written out from the registry: a TO_SOURCE type is followed against its direction, TO_TARGET
+    along it, BOTH either way. With today's registry that is
+
+        MATCH (failed:CI {id: $id})
+        MATCH (failed)(
+          (a)-[r:CONNECTS_TO|DEPENDS_ON|HOSTED_ON|RUNS_ON|STORED_ON|SYNCS_WITH|PART_OF]-(b)
+          WHERE CASE type(r) WHEN 'SYNCS_WITH' THEN true WHEN 'PART_OF' THEN startNode(r) = a
+                ELSE endNode(r) = a END
+        ){1,6}(hit:CI)
+        WHERE hit <> failed
+        WITH hit, min(size(r)) AS depth
+        RETURN hit.id AS id, hit.name AS name, hit.ciClass AS ciClass, depth
+
+    (`ANY SHORTEST` with the same predicate was tried too: on the 10,000-CI estate it took 15 to
+    115 s per start at depth 6, against well under a second for this form.)
+    """
+    incoming = _types(Propagation.TO_SOURCE)
+    both = _types(Propagation.BOTH)
+    outgoing = _types(Propagation.TO_TARGET)
+    cases = [f"WHEN '{t}' THEN true" for t in both]
+    cases += [f"WHEN '{t}' THEN startNode(r) = a" for t in outgoing]
+    return (
+        "MATCH (failed:CI {id: $id}) "
+        f"MATCH (failed)((a)-[r:{'|'.join(incoming + both + outgoing)}]-(b) "
+        f"  WHERE CASE type(r) {' '.join(cases)} ELSE endNode(r) = a END"
+        f"){{1,{int(depth)}}}(hit:CI) "
+        "WHERE hit <> failed "
+        "WITH hit, min(size(r)) AS depth "
+        "RETURN hit.id AS id, hit.name AS name, hit.ciClass AS ciClass, depth"
+    )
+
+
+SHARE_OF_STARTS = {"Storage": 0.16, "Server": 0.28, "Database": 0.24, "VirtualMachine": 0.32}
+
+
+def pick_starts(estate: Estate, count: int, seed: int) -> list[dict[str, Any]]:
+    """Seeded-random failing CIs, stratified by class so that the few arrays are represented."""
+    rng = random.Random(seed)
+    picks: list[dict[str, Any]] = []
+    classes = list(SHARE_OF_STARTS)
+    for n, ci_class in enumerate(classes):
+        pool = [i for i in estate.items if i["ciClass"] == ci_class]
+        want = (
+            count - len(picks)
+            if n == len(classes) - 1
+            else round(count * SHARE_OF_STARTS[ci_class])
+        )
+        picks += rng.sample(pool, min(want, len(pool)))
+    rng.shuffle(picks)
+    return picks
+
+
+@dataclass
+class Series:
+    api_ms: list[float] = field(default_factory=list)
+    raw_ms: list[float] = field(default_factory=list)
+    api_affected: list[int] = field(default_factory=list)
+    api_spared: list[int] = field(default_factory=list)
+    raw_reached: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def run_api(client: Client, ci_id: str, depth: int) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    data = client(IMPACT_QUERY, {"id": ci_id, "depth": depth})["impact"]
+    return (time.perf_counter() - started) * 1000, data
+
+
+def run_raw(driver: neo4j.Driver, ci_id: str, depth: int) -> tuple[float, list[dict[str, Any]]]:
+    query = raw_query(depth)
+
+    def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+        return [dict(r) for r in tx.run(query, id=ci_id)]
+
+    started = time.perf_counter()
+    with driver.session(database="neo4j", default_access_mode=neo4j.READ_ACCESS) as session:
+        rows = session.execute_read(work)
+    return (time.perf_counter() - started) * 1000, rows
+
+
+def compare(api: dict[str, Any], raw: list[dict[str, Any]], label: str) -> list[str]:
+    """The API's affected CIs must be among the raw ones, no shallower than the raw minimum."""
+    raw_depth = {r["id"]: r["depth"] for r in raw}
+    problems = []
+    for a in api["affected"]:
+        ci_id = a["ci"]["id"]
+        if ci_id not in raw_depth:
+            problems.append(
+                f"{label}: API says {a['ci']['name']} is affected, raw never reaches it"
+            )
+        elif a["depth"] < raw_depth[ci_id]:
+            problems.append(
+                f"{label}: API depth {a['depth']} for {a['ci']['name']}, "
+                f"shortest propagation path is {raw_depth[ci_id]}"
+            )
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=100_000, help="CIs in the estate")
+    parser.add_argument("--starts", type=int, default=50, help="failing CIs to time")
+    parser.add_argument("--depths", default="3,6", help="maxDepth values, comma-separated")
+    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--warmup", type=int, default=5, help="untimed starts run first")
+    args = parser.parse_args(argv)
+    depths = [int(d) for d in args.depths.split(",")]
+
+    estate = generate(args.size, args.seed)
+    validate(estate)
+    log(f"estate (seed {args.seed}): {estate.describe()}")
+    starts = pick_starts(estate, args.starts, args.seed)
+    warm = pick_starts(estate, args.warmup, args.seed + 1) if args.warmup else []
+
+    with neo4j_server() as graph:
+        store = open_store(graph)
+        migrate(store.graph)
+        driver = driver_for(graph)
+        t0 = time.perf_counter()
+        ids, _ = raw_load(driver, partition(estate.items, estate.relationships, 10_000))
+        loaded = count_graph(driver)
+        log(f"raw load: {loaded} (CIs, relationships) in {time.perf_counter() - t0:.1f} s")
+        migrate(store.graph)
+
+        results: dict[int, Series] = {d: Series() for d in depths}
+        with ApiServer(bench_settings(graph)) as server:
+            client = Client(server.url, admin_token(store))
+            for item in warm:
+                for depth in depths:
+                    run_api(client, ids[item["key"]], depth)
+                    run_raw(driver, ids[item["key"]], depth)
+            log(f"warmed up with {len(warm)} starts; timing {len(starts)} starts at {depths}")
+            for depth in depths:
+                series = results[depth]
+                for n, item in enumerate(starts):
+                    ci_id = ids[item["key"]]
+                    # Alternate which goes first, so neither always finds a warmer cache.
+                    if n % 2 == 0:
+                        api_ms, api = run_api(client, ci_id, depth)
+                        raw_ms, raw = run_raw(driver, ci_id, depth)
+                    else:
+                        raw_ms, raw = run_raw(driver, ci_id, depth)
+                        api_ms, api = run_api(client, ci_id, depth)
+                    series.api_ms.append(api_ms)
+                    series.raw_ms.append(raw_ms)
+                    series.api_affected.append(len(api["affected"]))
+                    series.api_spared.append(len(api["spared"]))
+                    series.raw_reached.append(len(raw))
+                    series.problems += compare(api, raw, f"{item['name']} depth {depth}")
+                log(
+                    f"maxDepth {depth}: API p50 {percentile(series.api_ms, 50):.1f} ms, "
+                    f"raw p50 {percentile(series.raw_ms, 50):.1f} ms"
+                )
+            client.close()
+        driver.close()
+        store.graph.close()
+
+    print()
+    print(
+        f"estate: {len(estate.items)} CIs, {len(estate.relationships)} relationships; "
+        f"{len(starts)} failing CIs ({', '.join(f'{c} {n}' for c, n in _count(starts).items())})"
+    )
+    header = (
+        f"{'maxDepth':>8}  {'API p50':>9} {'API p95':>9}  {'raw p50':>9} {'raw p95':>9}  "
+        f"{'p50 ratio':>9} {'p95 ratio':>9}  {'affected (med/max)':>18} {'spared med':>10} "
+        f"{'raw reached (med/max)':>21}"
+    )
+    print(header)
+    failed_target = False
+    for depth, s in results.items():
+        a50, a95 = percentile(s.api_ms, 50), percentile(s.api_ms, 95)
+        r50, r95 = percentile(s.raw_ms, 50), percentile(s.raw_ms, 95)
+        failed_target |= a50 / r50 > 1.5 or a95 / r95 > 1.5
+        print(
+            f"{depth:>8}  {a50:>7.1f}ms {a95:>7.1f}ms  {r50:>7.1f}ms {r95:>7.1f}ms  "
+            f"{a50 / r50:>9.2f} {a95 / r95:>9.2f}  "
+            f"{statistics.median(s.api_affected):>9.0f}/{max(s.api_affected):<8} "
+            f"{statistics.median(s.api_spared):>10.0f} "
+            f"{statistics.median(s.raw_reached):>11.0f}/{max(s.raw_reached):<9}"
+        )
+    print(f"target API <= 1.5x raw: {'missed' if failed_target else 'met'}")
+    problems = [p for s in results.values() for p in s.problems]
+    if problems:
+        print(f"{len(problems)} disagreement(s) between the API and the raw traversal, e.g.:")
+        for p in problems[:10]:
+            print(f"  {p}")
+    else:
+        print("the API's affected CIs are within the raw traversal, none shallower: consistent")
+    return 0
+
+
+def _count(items: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i["ciClass"]] = out.get(i["ciClass"], 0) + 1
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

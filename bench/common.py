@@ -1,0 +1,308 @@
+"""What the benchmarks share: a dedicated Neo4j, the API in-process, a raw loader, statistics.
+
+Each benchmark starts its own Neo4j with the project's launcher (temporary home, free port,
+3 GB heap, 1 GB page cache) and the API in a uvicorn thread of the same process, with no broker:
+actors run in-process as in development.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import neo4j
+import uvicorn
+
+from domain import cmdb
+from domain.access import SYSTEM
+from domain.tokens import issue_token
+from graphdb import launcher
+from graphdb.driver import Graph, GraphConfig
+from graphdb.write_path import Store, ident
+from itsm.app import create_app
+from itsm.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+IMPORT_MUTATION = """mutation($input: ImportCIsInput!) {
+  importCis(input: $input) {
+    dryRun created updated unchanged rejected
+    items {
+      index key ciId status changedAttributes skippedAttributes
+      error { field reason message }
+    }
+    relationships { index status error { field reason message } }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def neo4j_server(heap: str = "3g", pagecache: str = "1g") -> Iterator[GraphConfig]:
+    home = Path(tempfile.mkdtemp(prefix="itsm-bench-neo4j-"))
+    cfg = launcher.Neo4jLauncherConfig(
+        home=home,
+        port=free_port(),
+        heap=heap,
+        pagecache=pagecache,
+        cache_dir=ROOT / ".itsm" / "neo4j-runtime",
+    )
+    started = time.perf_counter()
+    launcher.start(cfg)
+    seconds = time.perf_counter() - started
+    log(f"Neo4j {cfg.version} up at {launcher.bolt_uri(cfg)} in {seconds:.1f} s")
+    try:
+        yield GraphConfig(uri=launcher.bolt_uri(cfg), user="neo4j", password=None, database="neo4j")
+    finally:
+        launcher.stop(cfg)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def bench_settings(graph: GraphConfig) -> Settings:
+    return dataclasses.replace(
+        Settings.from_env(),
+        neo4j_uri=graph.uri,
+        neo4j_user=graph.user,
+        neo4j_password=graph.password,
+        neo4j_database=graph.database,
+        broker_url=None,
+        anonymous_read=False,
+        max_body_bytes=256 * 1024 * 1024,
+        token_cache_seconds=600,
+    )
+
+
+class ApiServer:
+    """The API app in uvicorn on a loopback port, in a thread of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ApiServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def admin_token(store: Store) -> str:
+    return issue_token(store, SYSTEM, "admin", "bench").secret
+
+
+def open_store(graph: GraphConfig) -> Store:
+    return Store(Graph(graph))
+
+
+def driver_for(graph: GraphConfig) -> neo4j.Driver:
+    auth = (graph.user, graph.password) if graph.password else None
+    return neo4j.GraphDatabase.driver(
+        graph.uri, auth=auth, notifications_min_severity="OFF", max_connection_pool_size=10
+    )
+
+
+def wipe(driver: neo4j.Driver, database: str = "neo4j") -> None:
+    """Everything but the applied migrations, in batches (auto-commit: CALL IN TRANSACTIONS)."""
+    with driver.session(database=database) as session:
+        session.run(
+            "MATCH (n) WHERE NOT n:SchemaMigration "
+            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+
+
+def count_graph(driver: neo4j.Driver, database: str = "neo4j") -> tuple[int, int]:
+    """CI nodes and CI-to-CI relationships of the CMDB types."""
+    types = list(cmdb.RELATIONSHIP_TYPES)
+    with driver.session(database=database) as session:
+        nodes = session.run("MATCH (n:CI) RETURN count(n) AS c").single(strict=True)["c"]
+        rels = session.run(
+            "MATCH (:CI)-[r]->(:CI) WHERE type(r) IN $types RETURN count(r) AS c", types=types
+        ).single(strict=True)["c"]
+    return int(nodes), int(rels)
+
+
+# -- the client --------------------------------------------------------------------------------
+
+
+class GraphQLError(RuntimeError):
+    pass
+
+
+class Client:
+    def __init__(self, url: str, token: str) -> None:
+        self.http = httpx.Client(
+            base_url=url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(900.0, connect=10.0),
+        )
+
+    def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        try:
+            body = response.json()
+        except ValueError:
+            raise GraphQLError(f"HTTP {response.status_code}: {response.text[:500]}") from None
+        if body.get("errors"):
+            raise GraphQLError(f"HTTP {response.status_code}: {body['errors'][:3]}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def close(self) -> None:
+        self.http.close()
+
+
+# -- batches -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Batch:
+    items: list[dict[str, Any]]
+    relationships: list[dict[str, Any]]  # both ends in this batch or an earlier one
+
+
+def partition(
+    items: Sequence[dict[str, Any]], relationships: Sequence[dict[str, Any]], size: int
+) -> list[Batch]:
+    """Items in batches of `size`; each relationship goes with the later batch of its two ends."""
+    batches = [Batch(list(items[i : i + size]), []) for i in range(0, len(items), size)]
+    where = {item["key"]: n for n, batch in enumerate(batches) for item in batch.items}
+    for rel in relationships:
+        batches[max(where[rel["sourceKey"]], where[rel["targetKey"]])].relationships.append(rel)
+    return batches
+
+
+# -- the raw baseline --------------------------------------------------------------------------
+
+
+def raw_node_rows(items: Sequence[dict[str, Any]], first_number: int) -> list[dict[str, Any]]:
+    """The node properties the API would store for these items (without provenance)."""
+    rows = []
+    for offset, item in enumerate(items):
+        row: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "number": f"CI{first_number + offset:07d}",
+            "name": item["name"],
+            "ciClass": item["ciClass"],
+            "lifecycle": item.get("lifecycle") or "live",
+            "criticality": item.get("criticality") or "medium",
+            "version": 1,
+        }
+        row.update(cmdb.attributes_to_properties(item.get("attributes") or {}))
+        rows.append(row)
+    return rows
+
+
+def raw_load(
+    driver: neo4j.Driver,
+    batches: Sequence[Batch],
+    *,
+    database: str = "neo4j",
+    source: str = "bench",
+) -> tuple[dict[str, str], float]:
+    """Load the batches with plain UNWIND … CREATE, one transaction per batch.
+
+    Returns key -> id and the seconds spent in the database calls.
+    """
+    ids: dict[str, str] = {}
+    number = 1
+    spent = 0.0
+    with driver.session(database=database) as session:
+        for batch in batches:
+            rows = raw_node_rows(batch.items, number)
+            number += len(rows)
+            for item, row in zip(batch.items, rows, strict=True):
+                ids[item["key"]] = row["id"]
+            by_class: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                by_class.setdefault(row["ciClass"], []).append(row)
+            by_type: dict[str, list[dict[str, Any]]] = {}
+            for rel in batch.relationships:
+                by_type.setdefault(rel["type"], []).append(
+                    {
+                        "s": ids[rel["sourceKey"]],
+                        "t": ids[rel["targetKey"]],
+                        "props": rel.get("attributes") or {},
+                    }
+                )
+
+            def work(
+                tx: neo4j.ManagedTransaction,
+                by_class: dict[str, list[dict[str, Any]]] = by_class,
+                by_type: dict[str, list[dict[str, Any]]] = by_type,
+            ) -> None:
+                at = datetime.now(UTC)
+                for ci_class, class_rows in by_class.items():
+                    tx.run(
+                        f"UNWIND $rows AS row CREATE (n:CI:{ident(ci_class)}) "
+                        "SET n = row, n.createdAt = $at, n.updatedAt = $at",
+                        rows=class_rows,
+                        at=at,
+                    ).consume()
+                for rel_type, rel_rows in by_type.items():
+                    tx.run(
+                        "UNWIND $rows AS row "
+                        "MATCH (s:CI {id: row.s}) MATCH (t:CI {id: row.t}) "
+                        f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props, "
+                        "r.source = $source, r.firstSeen = $at, r.lastSeen = $at, "
+                        "r.createdAt = $at, r.createdBy = $source",
+                        rows=rel_rows,
+                        at=at,
+                        source=source,
+                    ).consume()
+
+            started = time.perf_counter()
+            session.execute_write(work)
+            spent += time.perf_counter() - started
+        # Keep the API's CI numbering ahead of what was loaded here.
+        session.run(
+            "MERGE (c:NumberSequence {prefix: 'CI'}) SET c.last = $last", last=number - 1
+        ).consume()
+    return ids, spent
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]

@@ -109,7 +109,7 @@ def relate_cis(
             target_id,
             {**checked, "source": actor.name, "firstSeen": uow.at, "lastSeen": uow.at},
         )
-        uow.publish(BLAST_RADIUS_ACTOR, target_id)
+        uow.publish(BLAST_RADIUS_ACTOR + "_upstream", [target_id])
         return {"source": source, "type": rel.name, "target": target, "props": props}
 
     return store.write(actor, work)
@@ -127,7 +127,7 @@ def unrelate_cis(store: Store, actor: Actor, source_id: str, rel_type: str, targ
                 "type", "no_such_relationship", f"no {rel.name} from {source_id} to {target_id}"
             )
         uow.audit("unrelate", "CI", source_id, {"type": rel.name, "targetId": target_id}, None)
-        uow.publish(BLAST_RADIUS_ACTOR, target_id)
+        uow.publish(BLAST_RADIUS_ACTOR + "_upstream", [target_id])
         return True
 
     return store.write(actor, work)
@@ -150,6 +150,14 @@ BLAST_RADIUS_BATCH = 500
 def refresh_blast_radius(store: Store, ci_id: str) -> int | None:
     """Count the CIs that depend on this one; change risk and impact views read it."""
     return refresh_blast_radius_many(store, [ci_id]).get(ci_id)
+
+
+def refresh_blast_radius_upstream(store: Store, ci_ids: list[str]) -> dict[str, int]:
+    """New dependants of a CI also count for everything it needs: refresh that whole chain."""
+    chain = store.read(
+        lambda tx: ci_cypher.providers_within(tx, ci_ids, DEPENDENCY_TYPES, BLAST_RADIUS_DEPTH)
+    )
+    return refresh_blast_radius_many(store, sorted(set(chain) | set(ci_ids)))
 
 
 def refresh_blast_radius_many(store: Store, ci_ids: list[str]) -> dict[str, int]:

@@ -254,10 +254,14 @@ def _reconcile(
         ci_cypher.set_identities(uow.tx, identity_rows)
 
     by_key = {r.key: r.ci_id for r in results if r.key is not None and r.ci_id is not None}
-    rel_results = _relationships(uow, source, relationships, by_key)
+    linked_targets: set[str] = set()
+    rel_results = _relationships(uow, source, relationships, by_key, linked_targets)
     touched = {r.ci_id for r in results if r.outcome is Outcome.CREATED and r.ci_id}
     if not dry_run and touched:
         uow.publish(BLAST_RADIUS_ACTOR + "_many", sorted(touched))
+    if not dry_run and linked_targets:
+        # New dependants raise the blast radius of each target and of all it depends on.
+        uow.publish(BLAST_RADIUS_ACTOR + "_upstream", sorted(linked_targets))
     return ImportResult(dry_run, results, rel_results)
 
 
@@ -294,6 +298,7 @@ def _relationships(
     source: str,
     relationships: Sequence[ImportRelationship],
     by_key: Mapping[str, str | None],
+    linked_targets: set[str],
 ) -> list[RelationshipResult]:
     results = [RelationshipResult(i) for i in range(len(relationships))]
     resolved: list[tuple[int, str, str, cmdb.RelationshipType, dict[str, Any]]] = []
@@ -347,6 +352,7 @@ def _relationships(
         for row in rows:
             old = existing.get(row["index"])
             if old is None:
+                linked_targets.add(row["t"])
                 new_rows.append({"s": row["s"], "t": row["t"], "props": row["props"]})
                 results[row["index"]].outcome = Outcome.CREATED
                 related.setdefault(row["s"], []).append(

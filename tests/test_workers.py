@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from domain import cmdb, configuration
+from domain import cmdb, configuration, reconciliation
 from domain.access import SYSTEM
 from graphdb.write_path import Store
 from itsm.config import Settings
@@ -68,3 +68,18 @@ def test_relating_cis_makes_the_worker_recompute_blast_radius(
         time.sleep(0.25)
     assert blast_radius(store, db["id"]) == 2
     assert blast_radius(store, app["id"]) == 1
+
+    # An import that adds a dependant of the service raises the figure all the way down.
+    reconciliation.import_cis(
+        store,
+        SYSTEM,
+        "test",
+        [reconciliation.ImportItem("Application", "mobile-app", key="m")],
+        [reconciliation.ImportRelationship("DEPENDS_ON", source_key="m", target_id=svc["id"])],
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and blast_radius(store, db["id"]) != 3:
+        assert worker.poll() is None, "the worker process died"
+        time.sleep(0.25)
+    assert (blast_radius(store, db["id"]), blast_radius(store, app["id"])) == (3, 2)
+    assert blast_radius(store, svc["id"]) == 1

@@ -16,3 +16,8 @@ def refresh_blast_radius(ci_id: str) -> None:
 @dramatiq.actor(max_retries=3, min_backoff=1000, max_backoff=60_000, time_limit=3_600_000)
 def refresh_blast_radius_many(ci_ids: list[str]) -> None:
     configuration.refresh_blast_radius_many(store(), ci_ids)
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1000, max_backoff=60_000, time_limit=3_600_000)
+def refresh_blast_radius_upstream(ci_ids: list[str]) -> None:
+    configuration.refresh_blast_radius_upstream(store(), ci_ids)

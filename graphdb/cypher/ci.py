@@ -128,6 +128,21 @@ def delete_relationship(uow: UnitOfWork, source_id: str, rel_type: str, target_i
     return int(record["deleted"])
 
 
+def providers_within(
+    tx: ManagedTransaction, ids: Sequence[str], types: Sequence[str], depth: int
+) -> list[str]:
+    """The CIs these ones need through the dependency types, within `depth` hops, with them."""
+    rows = tx.run(
+        "UNWIND $ids AS id MATCH (n:CI {id: id}) "
+        "CALL (n) { OPTIONAL MATCH (n)-[rels*1.." + str(int(depth)) + "]->(p:CI) "
+        "  WHERE all(r IN rels WHERE type(r) IN $types) RETURN collect(DISTINCT p.id) AS ps } "
+        "UNWIND [n.id] + ps AS pid RETURN DISTINCT pid",
+        ids=list(ids),
+        types=list(types),
+    )
+    return [r["pid"] for r in rows]
+
+
 def refresh_blast_radius(
     tx: ManagedTransaction, ids: Sequence[str], types: Sequence[str], depth: int, at: Any
 ) -> dict[str, int]:
@@ -149,8 +164,7 @@ def refresh_blast_radius(
 def summaries(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """id, name, class and lifecycle: what relationship rules check, without the rest."""
     rows = tx.run(
-        "UNWIND $ids AS id MATCH (n:CI {id: id}) "
-        "RETURN n {.id, .name, .ciClass, .lifecycle} AS n",
+        "UNWIND $ids AS id MATCH (n:CI {id: id}) RETURN n {.id, .name, .ciClass, .lifecycle} AS n",
         ids=list(ids),
     )
     return {r["n"]["id"]: dict(r["n"]) for r in rows}
@@ -237,7 +251,9 @@ def edges_touching(
 def agreements_for(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """The Services among `ids`, and the SLAs covering them and Customers they are agreed with."""
     record = tx.run(
-        "UNWIND $ids AS id MATCH (s:CI:Service {id: id}) "
+        # Looked up by id, then tested for the label: with both labels in the pattern the
+        # planner may scan the id index once per id.
+        "UNWIND $ids AS id MATCH (s:CI {id: id}) WHERE s:Service "
         "OPTIONAL MATCH (sla:SLA)-[:COVERS]->(s) "
         "OPTIONAL MATCH (sla)-[:AGREED_WITH]->(c:Customer) "
         "RETURN collect(DISTINCT properties(s)) AS services, "

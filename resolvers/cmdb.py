@@ -186,10 +186,7 @@ class CMDBQuery:
             ctx.loaders.ci.prime(row["id"], row)
 
         def cursor_for(r: dict[str, Any]) -> str:
-            value: Any = r.get(field)
-            if hasattr(value, "to_native"):
-                value = value.to_native().isoformat()
-            return encode_cursor(value, r["id"])
+            return encode_cursor(r.get(field), r["id"])
 
         edges = [
             CIEdge(cursor=cursor_for(r), node=ConfigurationItem.from_props(r)) for r in rows[:first]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -16,6 +16,8 @@ from domain.errors import ValidationFailed
 def to_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
+    if isinstance(value, int):  # epoch milliseconds, as graphdb.cypher.ci.CI_VIEW returns them
+        return datetime.fromtimestamp(value / 1000, UTC)
     if hasattr(value, "to_native"):
         native: datetime = value.to_native()
         return native

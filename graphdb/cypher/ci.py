@@ -10,6 +10,13 @@ from neo4j import ManagedTransaction
 
 from graphdb.write_path import UnitOfWork, ident
 
+# A CI as read for display: timestamps as epoch milliseconds, because the driver's decoding of
+# temporal values costs more than the rest of a row.
+CI_VIEW = (
+    "n {.*, createdAt: n.createdAt.epochMillis, updatedAt: n.updatedAt.epochMillis, "
+    "blastRadiusAt: n.blastRadiusAt.epochMillis}"
+)
+
 
 def all_ids(tx: ManagedTransaction) -> list[str]:
     return [r["id"] for r in tx.run("MATCH (n:CI) RETURN n.id AS id")]
@@ -17,7 +24,7 @@ def all_ids(tx: ManagedTransaction) -> list[str]:
 
 def by_ids(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = tx.run(
-        "UNWIND $ids AS id MATCH (n:CI {id: id}) RETURN properties(n) AS n", ids=list(ids)
+        f"UNWIND $ids AS id MATCH (n:CI {{id: id}}) RETURN {CI_VIEW} AS n", ids=list(ids)
     )
     return {r["n"]["id"]: dict(r["n"]) for r in rows}
 
@@ -57,7 +64,8 @@ def search(
         if text
         else "MATCH (n:CI) "
     )
-    cursor_value = "datetime($afterValue)" if prop in _TEMPORAL else "$afterValue"
+    # Times sort and page by epoch milliseconds, the same value the cursor carries.
+    key = f"n.{prop}.epochMillis" if prop in _TEMPORAL else f"n.{prop}"
     compare = "<" if descending else ">"
     order = "DESC" if descending else "ASC"
     params = {
@@ -72,8 +80,8 @@ def search(
     }
     rows = tx.run(
         source + "WITH n WHERE " + _filter_clause() + "AND ($afterId IS NULL OR "
-        f"[n.{prop}, n.id] {compare} [{cursor_value}, $afterId]) "
-        f"RETURN properties(n) AS n ORDER BY n.{prop} {order}, n.id {order} LIMIT $limit",
+        f"[{key}, n.id] {compare} [$afterValue, $afterId]) "
+        f"WITH n ORDER BY {key} {order}, n.id {order} LIMIT $limit RETURN {CI_VIEW} AS n",
         params,
     )
     page = [dict(r["n"]) for r in rows]

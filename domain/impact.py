@@ -15,8 +15,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from neo4j import ManagedTransaction
+
+from domain.access import Actor, Permission
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation, relationship_type
-from domain.errors import LimitExceeded
+from domain.errors import LimitExceeded, NotFound
+from graphdb.cypher import ci as ci_cypher
+from graphdb.write_path import Store
 
 MAX_DEPTH = 10
 MAX_PATHS_PER_CI = 3
@@ -336,8 +341,8 @@ class ImpactReport:
 
 
 def impact_of(
-    store: Any,
-    actor: Any,
+    store: Store,
+    actor: Actor,
     ci_id: str,
     *,
     direction: Direction = Direction.DOWNSTREAM,
@@ -345,41 +350,38 @@ def impact_of(
     relationship_types: Iterable[str] | None = None,
     max_results: int = 5000,
 ) -> ImpactReport:
-    """What breaks if `ci_id` goes down (downstream), or what it needs (upstream)."""
-    from domain.access import Permission
-    from domain.errors import NotFound
-    from graphdb.cypher import ci as ci_cypher
+    """What breaks if `ci_id` goes down (downstream), or what it needs (upstream).
 
+    The whole analysis reads inside one transaction: a consistent picture of the graph, and no
+    session or transaction set-up per depth.
+    """
     actor.require(Permission.READ)
     if max_results < 1 or max_results > HARD_MAX_RESULTS:
         raise LimitExceeded(
             "maxResults", HARD_MAX_RESULTS, f"maxResults must be between 1 and {HARD_MAX_RESULTS}"
         )
     check_request(max_depth, relationship_types)
-    root = store.read(lambda tx: ci_cypher.by_ids(tx, [ci_id]))
-    if not root:
-        raise NotFound("CI", ci_id, field="ciId")
 
-    def read_edges(ids: Sequence[str], types: Sequence[str]) -> list[Edge]:
-        rows = store.read(lambda tx: ci_cypher.edges_touching(tx, ids, types))
-        return [Edge(r["s"], r["type"], r["t"], r["props"]) for r in rows]
+    def work(tx: ManagedTransaction) -> ImpactReport:
+        def read_edges(ids: Sequence[str], types: Sequence[str]) -> list[Edge]:
+            rows = ci_cypher.edges_touching(tx, ids, types)
+            return [Edge(r["s"], r["type"], r["t"], r["props"]) for r in rows]
 
-    result = analyse(
-        ci_id,
-        read_edges,
-        direction=direction,
-        max_depth=max_depth,
-        relationship_types=relationship_types,
-        max_results=max_results,
-    )
-    ids = [ci_id, *(r.ci_id for r in result.reached), *(s.ci_id for s in result.spared)]
-
-    def details(tx: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        if not ci_cypher.summaries(tx, [ci_id]):
+            raise NotFound("CI", ci_id, field="ciId")
+        result = analyse(
+            ci_id,
+            read_edges,
+            direction=direction,
+            max_depth=max_depth,
+            relationship_types=relationship_types,
+            max_results=max_results,
+        )
         affected = [ci_id, *(r.ci_id for r in result.reached)]
-        return ci_cypher.by_ids(tx, ids), ci_cypher.agreements_for(tx, affected)
+        cis = ci_cypher.by_ids(tx, [*affected, *(s.ci_id for s in result.spared)])
+        return ImpactReport(result, cis, **ci_cypher.agreements_for(tx, affected))
 
-    cis, agreements = store.read(details)
-    return ImpactReport(result, cis, **agreements)
+    return store.read(work)
 
 
 HARD_MAX_RESULTS = 100_000

@@ -249,11 +249,19 @@ def edges_touching(
         "UNWIND $ids AS id MATCH (n:CI {id: id})-[r]-(:CI) WHERE type(r) IN $types "
         "WITH DISTINCT r "
         "RETURN startNode(r).id AS s, type(r) AS type, endNode(r).id AS t, "
-        "       {redundancyGroup: r.redundancyGroup, minUp: r.minUp, weight: r.weight} AS props",
+        "       r.redundancyGroup AS redundancyGroup, r.minUp AS minUp",
         ids=list(ids),
         types=list(types),
     )
-    return [dict(r) for r in rows]
+    return [
+        {
+            "s": r["s"],
+            "type": r["type"],
+            "t": r["t"],
+            "props": {"redundancyGroup": r["redundancyGroup"], "minUp": r["minUp"]},
+        }
+        for r in rows
+    ]
 
 
 def agreements_for(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,7 +21,6 @@ from typing import Any
 
 import httpx
 import neo4j
-import uvicorn
 
 from domain import cmdb
 from domain.access import SYSTEM
@@ -32,6 +29,7 @@ from graphdb import launcher
 from graphdb.driver import Graph, GraphConfig
 from graphdb.write_path import Store, ident
 from itsm.app import create_app
+from itsm.background import BackgroundServer, free_port
 from itsm.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,12 +44,6 @@ IMPORT_MUTATION = """mutation($input: ImportCIsInput!) {
     relationships { index status error { field reason message } }
   }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def log(message: str) -> None:
@@ -96,30 +88,11 @@ def bench_settings(graph: GraphConfig) -> Settings:
     )
 
 
-class ApiServer:
+class ApiServer(BackgroundServer):
     """The API app in uvicorn on a loopback port, in a thread of this process."""
 
     def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ApiServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+        super().__init__(create_app(settings))
 
 
 def admin_token(store: Store) -> str:

@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from domain.access import SYSTEM
 from domain.tokens import issue_token
@@ -29,16 +27,11 @@ from graphdb.driver import Graph, GraphConfig
 from graphdb.migrations import migrate
 from graphdb.write_path import Store
 from itsm.app import create_app
+from itsm.background import BackgroundServer, free_port
 from itsm.config import Settings
 from workers.broker import install_broker, publish
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_test_neo4j(home: Path) -> launcher.Neo4jLauncherConfig:
@@ -153,27 +146,7 @@ def store(session_store: Store) -> Store:
     return session_store
 
 
-class RunningServer:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> RunningServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+RunningServer = BackgroundServer
 
 
 @pytest.fixture(scope="session")

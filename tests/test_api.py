@@ -224,14 +224,22 @@ def test_token_cli_creates_lists_and_revokes(api: Api, store: Store, settings: A
 
     def itsm(*args: str) -> str:
         return subprocess.run(
-            [sys.executable, "-m", "itsm.cli", *args], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-m", "itsm.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
 
     created = itsm("token", "create", "--role", "viewer", "--name", "dashboard")
     secret = created.strip().splitlines()[-1]
     viewer = Api(api.url, secret)
     assert viewer.ok("{ me { name role } }")["me"] == {"name": "dashboard", "role": "viewer"}
-    token_id = next(line.split()[0] for line in itsm("token", "list").splitlines() if "dashboard" in line)
+    token_id = next(
+        line.split()[0] for line in itsm("token", "list").splitlines() if "dashboard" in line
+    )
     itsm("token", "revoke", token_id)
-    assert "revoked" in next(line for line in itsm("token", "list").splitlines() if "dashboard" in line)
+    assert "revoked" in next(
+        line for line in itsm("token", "list").splitlines() if "dashboard" in line
+    )
     assert viewer.post("{ me { name } }").status_code == 401

@@ -29,9 +29,7 @@ def test_anonymous_read_allows_queries_but_never_writes(settings: Settings, stor
         assert write.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def test_graphiql_is_off_in_production(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_graphiql_is_off_in_production(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITSM_ENV", "production")
     assert Settings.from_env().graphiql is False
     production = dataclasses.replace(settings, environment="production", graphiql=False)

@@ -255,8 +255,8 @@ def _reconcile(
 
     by_key = {r.key: r.ci_id for r in results if r.key is not None and r.ci_id is not None}
     linked_targets: set[str] = set()
-    rel_results = _relationships(uow, source, relationships, by_key, linked_targets)
     touched = {r.ci_id for r in results if r.outcome is Outcome.CREATED and r.ci_id}
+    rel_results = _relationships(uow, source, relationships, by_key, linked_targets, touched)
     if not dry_run and touched:
         uow.publish(BLAST_RADIUS_ACTOR + "_many", sorted(touched))
     if not dry_run and linked_targets:
@@ -299,6 +299,7 @@ def _relationships(
     relationships: Sequence[ImportRelationship],
     by_key: Mapping[str, str | None],
     linked_targets: set[str],
+    created: set[str],
 ) -> list[RelationshipResult]:
     results = [RelationshipResult(i) for i in range(len(relationships))]
     resolved: list[tuple[int, str, str, cmdb.RelationshipType, dict[str, Any]]] = []
@@ -347,7 +348,10 @@ def _relationships(
     changed_before: dict[str, list[dict[str, Any]]] = {}
     changed_after: dict[str, list[dict[str, Any]]] = {}
     for rel_type, rows in to_create.items():
-        existing = ci_cypher.existing_relationships(uow.tx, rel_type, rows)
+        # Two CIs created by this very call cannot be related yet: nothing to look up.
+        existing = ci_cypher.existing_relationships(
+            uow.tx, rel_type, [r for r in rows if r["s"] not in created or r["t"] not in created]
+        )
         new_rows, changed_rows, seen_rows = [], [], []
         for row in rows:
             old = existing.get(row["index"])

@@ -95,7 +95,8 @@ def relate_cis(
         cmdb.check_relationship(rel, source, target)
         # Lock the source so two imports cannot both add the same relationship.
         uow.lock("CI", source_id)
-        if ci_cypher.find_relationship(uow.tx, source_id, rel.name, target_id) is not None:
+        pair = [{"index": 0, "s": source_id, "t": target_id}]
+        if ci_cypher.existing_relationships(uow.tx, rel.name, pair):
             raise ValidationFailed(
                 "type",
                 "duplicate",

@@ -23,9 +23,7 @@ def all_ids(tx: ManagedTransaction) -> list[str]:
 
 
 def by_ids(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    rows = tx.run(
-        f"UNWIND $ids AS id MATCH (n:CI {{id: id}}) RETURN {CI_VIEW} AS n", ids=list(ids)
-    )
+    rows = tx.run(f"UNWIND $ids AS id MATCH (n:CI {{id: id}}) RETURN {CI_VIEW} AS n", ids=list(ids))
     return {r["n"]["id"]: dict(r["n"]) for r in rows}
 
 
@@ -113,17 +111,6 @@ def relationships(
         }
         for r in rows
     ]
-
-
-def find_relationship(
-    tx: ManagedTransaction, source_id: str, rel_type: str, target_id: str
-) -> dict[str, Any] | None:
-    record = tx.run(
-        f"MATCH (:CI {{id: $s}})-[r:{ident(rel_type)}]->(:CI {{id: $t}}) RETURN properties(r) AS r",
-        s=source_id,
-        t=target_id,
-    ).single()
-    return dict(record["r"]) if record else None
 
 
 def delete_relationship(uow: UnitOfWork, source_id: str, rel_type: str, target_id: str) -> int:

@@ -6,14 +6,17 @@ from collections.abc import Iterator
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions import max_aliases as alias_limit
+from strawberry.extensions import query_depth_limiter as depth_limit
 
 from domain.errors import DomainError
 from resolvers.access import AccessQuery
@@ -57,13 +60,23 @@ class HttpStatusFromErrors(SchemaExtension):
 
 
 def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawberry.Schema:
+    # The depth and alias rules are built once: the validation cache is keyed by the rule
+    # classes, and QueryDepthLimiter or MaxAliasesLimiter would make new ones for every request.
+    limits: list[type[ASTValidationRule]] = [
+        depth_limit.create_validator(max_depth, should_ignore=None),
+        alias_limit.create_validator(max_aliases),
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            partial(QueryDepthLimiter, max_depth=max_depth),
-            partial(MaxAliasesLimiter, max_alias_count=max_aliases),
+            partial(AddValidationRules, limits),
             partial(MaxTokensLimiter, max_token_count=max_tokens),
+            # Clients send the same few documents again and again, and validating one costs
+            # more than a small query's whole database work. Bounded, so that many distinct
+            # texts cannot grow memory.
+            partial(ParserCache, maxsize=256),
+            partial(ValidationCache, maxsize=256),
             partial(MaskErrors, should_mask_error=_is_unexpected, error_message=INTERNAL_ERROR),
             HttpStatusFromErrors,
         ],

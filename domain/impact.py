@@ -1,19 +1,22 @@
 """Impact analysis: what a failing CI takes down with it, and why.
 
-A failure travels along a relationship as its type declares (`Propagation`). A CI that reaches a
-failed CI only through members of a redundancy group stays up while at least `minUp` members of
-that group are up, as iTop models redundancy; the answer then says which group spared it.
+A failure travels along a relationship as its type declares (`Propagation`). A CI that needs a
+failed CI through a relationship outside any redundancy group fails too, one hop further away. A
+CI that reaches failed CIs only through members of a redundancy group stays up while at least
+`minUp` members of that group are up, as iTop models redundancy; the answer then says which
+group spared it, and it fails one hop after the member whose loss exhausts the group.
 
-The graph is read level by level (one round trip per hop for the neighbours and one for the
-candidates' own dependencies), so the rules live here in Python rather than inside Cypher.
+The graph is read in as few round trips as possible: one walk over the relationships outside
+redundancy groups finds every CI that certainly fails, with the groups standing at its edge; the
+groups are judged here; a walk starts again only from a CI that an exhausted group brings down.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from neo4j import ManagedTransaction
 
@@ -25,6 +28,7 @@ from graphdb.write_path import Store
 
 MAX_DEPTH = 10
 MAX_PATHS_PER_CI = 3
+HARD_MAX_RESULTS = 100_000
 
 
 class Direction(enum.StrEnum):
@@ -34,44 +38,14 @@ class Direction(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Edge:
-    """A relationship `(source)-[type]->(target)` as read from the graph."""
+    """A relationship `(source)-[type]->(target)` through which `dependant` needs `provider`."""
 
+    provider: str
     source: str
     type: str
     target: str
-    props: dict[str, Any]
-
-    @property
-    def propagation(self) -> Propagation:
-        return RELATIONSHIP_TYPES[self.type].propagation
-
-    @property
-    def group(self) -> str | None:
-        group = self.props.get("redundancyGroup")
-        return str(group) if group else None
-
-    @property
-    def min_up(self) -> int:
-        return int(self.props.get("minUp") or 1)
-
-    def dependants_of(self, failed: str) -> list[str]:
-        """The CIs that this edge hurts when `failed` fails."""
-        p = self.propagation
-        out = []
-        if failed == self.target and p in (Propagation.TO_SOURCE, Propagation.BOTH):
-            out.append(self.source)
-        if failed == self.source and p in (Propagation.TO_TARGET, Propagation.BOTH):
-            out.append(self.target)
-        return out
-
-    def provider_for(self, dependant: str) -> str | None:
-        """The CI whose failure reaches `dependant` through this edge, if any."""
-        p = self.propagation
-        if dependant == self.source and p in (Propagation.TO_SOURCE, Propagation.BOTH):
-            return self.target
-        if dependant == self.target and p in (Propagation.TO_TARGET, Propagation.BOTH):
-            return self.source
-        return None
+    group: str | None = None
+    min_up: int = 1
 
 
 @dataclass(frozen=True)
@@ -85,7 +59,9 @@ class Step:
 class Reached:
     ci_id: str
     depth: int
-    reason: str
+    # Filled when the caller asks for explanations: reading the relationships behind them costs
+    # a second walk over every affected CI.
+    reason: str | None = None
     parents: list[tuple[str, Edge]] = field(default_factory=list)
     paths: list[list[Step]] = field(default_factory=list)
 
@@ -114,8 +90,24 @@ class ImpactResult:
     spared: list[Spared]
 
 
-# Reads the relationships of the given types that touch any of the given CIs (both directions).
-EdgeReader = Callable[[Sequence[str], Sequence[str]], list[Edge]]
+@dataclass(frozen=True)
+class Walked:
+    """A CI a walk reached, at its depth, with the redundancy groups standing behind it."""
+
+    ci_id: str
+    depth: int
+    # (dependant, group, the group's members with the relationship to each)
+    groups: list[tuple[str, str, dict[str, Edge]]] = field(default_factory=list)
+
+
+class PropagationGraph(Protocol):
+    """What the analysis reads, whatever stores it."""
+
+    def walk(self, starts: Sequence[tuple[str, int]], *, through_groups: bool) -> list[Walked]:
+        """CIs reached from the starts (CI, depth), up to the maximum depth."""
+
+    def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
+        """For each CI, the relationships through which it needs another one."""
 
 
 def check_request(max_depth: int, relationship_types: Iterable[str] | None) -> list[str]:
@@ -128,204 +120,184 @@ def check_request(max_depth: int, relationship_types: Iterable[str] | None) -> l
 
 def analyse(
     root: str,
-    read_edges: EdgeReader,
+    graph: PropagationGraph,
     *,
     direction: Direction,
     max_depth: int,
-    relationship_types: Iterable[str] | None,
     max_results: int,
+    explain: bool = True,
 ) -> ImpactResult:
-    types = check_request(max_depth, relationship_types)
     if direction is Direction.UPSTREAM:
-        return _dependencies(root, read_edges, types, max_depth, max_results)
-    return _impact(root, read_edges, types, max_depth, max_results)
+        return _dependencies(root, graph, max_depth, max_results, explain)
+    return _impact(root, graph, max_depth, max_results, explain)
 
 
-class _EdgeCache:
-    """Each CI's relationships, read once: a CI is read when it first becomes a candidate, and
-    the same edges then serve when it is on the frontier. One round trip per depth."""
+def _too_many(count: int, max_results: int, what: str) -> None:
+    if count > max_results:
+        raise LimitExceeded(
+            "maxResults",
+            max_results,
+            f"{what} reaches more than {max_results} CIs; lower maxDepth or name relationshipTypes",
+        )
 
-    def __init__(self, read_edges: EdgeReader, types: list[str]) -> None:
-        self._read = read_edges
-        self._types = types
-        self.edges: dict[str, list[Edge]] = {}
 
-    def of(self, ids: Iterable[str]) -> dict[str, list[Edge]]:
-        wanted = set(ids)
-        missing = sorted(wanted - self.edges.keys())
-        if missing:
-            fresh = set(missing)
-            for ci in missing:
-                self.edges[ci] = []
-            for edge in self._read(missing, self._types):
-                for end in {edge.source, edge.target} & fresh:
-                    self.edges[end].append(edge)
-        return {ci: self.edges[ci] for ci in wanted}
+@dataclass(frozen=True)
+class _GroupVerdict:
+    group: str
+    members: dict[str, Edge]
+    failed: list[str]  # members down before the verdict, earliest first
+    min_up: int
+    depth: int | None  # when the group is exhausted: the depth at which its dependant fails
+
+    @property
+    def up(self) -> int:
+        return len(self.members) - len(self.failed)
+
+
+def _judge(
+    group: str, members: dict[str, Edge], fell: dict[str, int], before: int
+) -> _GroupVerdict:
+    """A group with `min_up` needed falls with its (members - min_up + 1)th failed member."""
+    min_up = max(e.min_up for e in members.values())
+    failed = sorted(
+        (m for m in members if fell.get(m, before) < before), key=lambda m: (fell[m], m)
+    )
+    needed_failures = max(1, len(members) - min_up + 1)
+    depth = None
+    if len(failed) >= needed_failures:
+        depth = fell[failed[needed_failures - 1]] + 1
+        failed = [m for m in failed if fell[m] < depth]
+    return _GroupVerdict(group, members, failed, min_up, depth)
 
 
 def _impact(
-    root: str, read_edges: EdgeReader, types: list[str], max_depth: int, max_results: int
+    root: str, graph: PropagationGraph, max_depth: int, max_results: int, explain: bool
 ) -> ImpactResult:
-    down: dict[str, Reached] = {root: Reached(root, 0, "the CI that fails")}
-    spared: dict[str, Spared] = {}
-    cache = _EdgeCache(read_edges, types)
-    frontier = [root]
-    depth = 0
-    while frontier and depth < max_depth:
-        depth += 1
-        candidates: set[str] = set()
-        for failed, edges in cache.of(frontier).items():
-            for edge in edges:
-                candidates.update(d for d in edge.dependants_of(failed) if d not in down)
-        candidates.update(spared)  # a spared CI may fall once more of its peers are down
-        if not candidates:
-            break
-        needs = [e for edges in cache.of(candidates).values() for e in edges]
-        newly = _fall(candidates, needs, down, spared, depth)
-        if len(down) - 1 > max_results:
-            raise LimitExceeded(
-                "maxResults",
-                max_results,
-                f"the impact reaches more than {max_results} CIs; lower maxDepth or name "
-                "relationshipTypes",
+    fell: dict[str, int] = {root: 0}
+    by_group: dict[str, _GroupVerdict] = {}  # CIs brought down by an exhausted group
+    groups: dict[str, dict[str, dict[str, Edge]]] = {}  # dependant -> group -> member -> edge
+    starts = [(root, 0)]
+    while starts:
+        for walked in graph.walk(starts, through_groups=False):
+            if walked.depth < fell.get(walked.ci_id, max_depth + 1):
+                fell[walked.ci_id] = walked.depth
+                by_group.pop(walked.ci_id, None)
+            for dependant, group, members in walked.groups:
+                groups.setdefault(dependant, {}).setdefault(group, {}).update(members)
+        _too_many(len(fell) - 1, max_results, "the impact")
+        starts = []
+        for dependant, its_groups in sorted(groups.items()):
+            if dependant == root:
+                continue
+            exhausted = [
+                v
+                for v in (_judge(g, m, fell, max_depth) for g, m in sorted(its_groups.items()))
+                if v.depth is not None and v.depth <= max_depth
+            ]
+            if not exhausted:
+                continue
+            first = min(exhausted, key=lambda v: v.depth or 0)
+            assert first.depth is not None
+            if first.depth < fell.get(dependant, max_depth + 1):
+                fell[dependant] = first.depth
+                by_group[dependant] = first
+                if first.depth < max_depth:
+                    starts.append((dependant, first.depth))
+
+    spared = []
+    for dependant, its_groups in sorted(groups.items()):
+        if dependant in fell:
+            continue
+        # Judged as at the last depth: only members down before it count.
+        standing = [
+            v
+            for v in (_judge(g, m, fell, max_depth) for g, m in sorted(its_groups.items()))
+            if v.failed
+        ]
+        if standing:
+            v = standing[-1]
+            spared.append(Spared(dependant, v.group, len(v.members), v.up, v.min_up))
+
+    reached = {ci: Reached(ci, depth) for ci, depth in fell.items()}
+    if explain:
+        needs = graph.providers([ci for ci in fell if ci != root])
+        for ci, r in reached.items():
+            if ci == root:
+                continue
+            # A failed provider outside any group explains a failure before a group does.
+            r.parents = sorted(
+                (
+                    (e.provider, e)
+                    for e in needs.get(ci, [])
+                    if e.group is None and fell.get(e.provider, r.depth) < r.depth
+                ),
+                key=lambda pe: (fell[pe[0]], pe[0], pe[1].type),
             )
-        frontier = newly
-    reached = [r for r in down.values() if r.ci_id != root]
-    memo: dict[str, list[list[Step]]] = {}
-    for r in reached:
-        r.paths = _paths(r.ci_id, down, root, memo)
+            verdict = by_group.get(ci)
+            if r.parents:
+                r.reason = f"{r.parents[0][1].type} a failed CI"
+            elif verdict is not None:
+                r.parents = [(m, verdict.members[m]) for m in verdict.failed]
+                r.reason = (
+                    f"redundancy group {verdict.group!r} exhausted: {verdict.up} of "
+                    f"{len(verdict.members)} up, {verdict.min_up} needed"
+                )
+        _fill_paths(reached, root)
     return ImpactResult(
         root,
         Direction.DOWNSTREAM,
-        sorted(reached, key=lambda r: (r.depth, r.ci_id)),
-        sorted(spared.values(), key=lambda s: s.ci_id),
+        sorted((r for r in reached.values() if r.ci_id != root), key=lambda r: (r.depth, r.ci_id)),
+        spared,
     )
-
-
-def _fall(
-    candidates: set[str],
-    edges: list[Edge],
-    down: dict[str, Reached],
-    spared: dict[str, Spared],
-    depth: int,
-) -> list[str]:
-    """Decide which candidates fail at this depth, from what had failed before it.
-
-    A CI that falls because of another one falling at this same depth is one hop further
-    away: it is decided at the next depth, where it is a candidate again.
-    """
-    needs: dict[str, list[Edge]] = {c: [] for c in candidates}
-    seen: set[tuple[str, str, str, str]] = set()
-    for edge in edges:
-        for ci in (edge.source, edge.target):
-            key = (ci, edge.source, edge.type, edge.target)
-            if ci in needs and edge.provider_for(ci) is not None and key not in seen:
-                seen.add(key)
-                needs[ci].append(edge)
-    before = dict(down)
-    newly: list[str] = []
-    for ci in sorted(candidates):
-        if ci in down:
-            continue
-        verdict = _verdict(ci, needs[ci], before)
-        if isinstance(verdict, Reached):
-            verdict.depth = depth
-            down[ci] = verdict
-            spared.pop(ci, None)
-            newly.append(ci)
-        elif verdict is not None:
-            spared[ci] = verdict
-    return newly
-
-
-def _verdict(ci: str, needs: list[Edge], down: dict[str, Reached]) -> Reached | Spared | None:
-    failed_parents: list[tuple[str, Edge]] = []
-    groups: dict[str, list[Edge]] = {}
-    for edge in needs:
-        provider = edge.provider_for(ci)
-        if edge.group:
-            groups.setdefault(edge.group, []).append(edge)
-        elif provider in down:
-            failed_parents.append((provider, edge))
-    if failed_parents:
-        return Reached(ci, 0, f"{failed_parents[0][1].type} a failed CI", failed_parents)
-    spared_by: Spared | None = None
-    for group, members in sorted(groups.items()):
-        failed = [(e.provider_for(ci), e) for e in members if e.provider_for(ci) in down]
-        if not failed:
-            continue
-        up = len(members) - len(failed)
-        min_up = max(e.min_up for e in members)
-        if up < min_up:
-            reason = (
-                f"redundancy group {group!r} exhausted: {up} of {len(members)} up, {min_up} needed"
-            )
-            return Reached(ci, 0, reason, [(p, e) for p, e in failed if p is not None])
-        spared_by = Spared(ci, group, len(members), up, min_up)
-    return spared_by
-
-
-def _paths(
-    ci: str,
-    down: dict[str, Reached],
-    root: str,
-    memo: dict[str, list[list[Step]]] | None = None,
-) -> list[list[Step]]:
-    """Up to MAX_PATHS_PER_CI shortest paths from the root, following the recorded parents."""
-    if ci == root:
-        return [[]]
-    memo = {} if memo is None else memo
-    if ci in memo:
-        return memo[ci]
-    out: list[list[Step]] = []
-    for parent, edge in down[ci].parents:
-        if parent not in down or down[parent].depth >= down[ci].depth:
-            continue
-        for head in _paths(parent, down, root, memo):
-            out.append([*head, Step(edge.source, edge.type, edge.target)])
-            if len(out) >= MAX_PATHS_PER_CI:
-                break
-        if len(out) >= MAX_PATHS_PER_CI:
-            break
-    memo[ci] = out
-    return out
 
 
 def _dependencies(
-    root: str, read_edges: EdgeReader, types: list[str], max_depth: int, max_results: int
+    root: str, graph: PropagationGraph, max_depth: int, max_results: int, explain: bool
 ) -> ImpactResult:
-    """Everything the root needs, transitively: the providers along propagating edges."""
-    seen: dict[str, Reached] = {root: Reached(root, 0, "the CI asked about")}
-    frontier = [root]
-    depth = 0
-    while frontier and depth < max_depth:
-        depth += 1
-        nxt = []
-        for ci, edges in sorted(_EdgeCache(read_edges, types).of(frontier).items()):
-            for edge in edges:
-                provider = edge.provider_for(ci)
-                if provider is None:
+    """Everything the root needs, transitively: the providers along propagating relationships."""
+    walked = graph.walk([(root, 0)], through_groups=True)
+    _too_many(len(walked) - 1, max_results, "the dependency walk")
+    reached = {w.ci_id: Reached(w.ci_id, w.depth) for w in walked}
+    reached.setdefault(root, Reached(root, 0))
+    if explain:
+        needs = graph.providers(sorted(reached))
+        for dependant in sorted(reached):
+            for edge in needs.get(dependant, []):
+                provider = reached.get(edge.provider)
+                if provider is None or provider.depth != reached[dependant].depth + 1:
                     continue
-                if provider not in seen:
-                    why = f"needed through {edge.type}"
+                provider.parents.append((dependant, edge))
+                if provider.reason is None:
+                    provider.reason = f"needed through {edge.type}"
                     if edge.group:
-                        why += f" (redundancy group {edge.group!r}, {edge.min_up} needed)"
-                    seen[provider] = Reached(provider, depth, why, [(ci, edge)])
-                    nxt.append(provider)
-                elif seen[provider].depth == depth:
-                    seen[provider].parents.append((ci, edge))
-        if len(seen) - 1 > max_results:
-            raise LimitExceeded(
-                "maxResults", max_results, f"more than {max_results} dependencies; lower maxDepth"
-            )
-        frontier = nxt
-    reached = [r for r in seen.values() if r.ci_id != root]
-    memo: dict[str, list[list[Step]]] = {}
-    for r in reached:
-        r.paths = _paths(r.ci_id, seen, root, memo)
+                        provider.reason += (
+                            f" (redundancy group {edge.group!r}, {edge.min_up} needed)"
+                        )
+        _fill_paths(reached, root)
     return ImpactResult(
-        root, Direction.UPSTREAM, sorted(reached, key=lambda r: (r.depth, r.ci_id)), []
+        root,
+        Direction.UPSTREAM,
+        sorted((r for r in reached.values() if r.ci_id != root), key=lambda r: (r.depth, r.ci_id)),
+        [],
     )
+
+
+def _fill_paths(reached: dict[str, Reached], root: str) -> None:
+    memo: dict[str, list[list[Step]]] = {root: [[]]}
+    for r in sorted(reached.values(), key=lambda r: r.depth):
+        if r.ci_id == root:
+            continue
+        paths: list[list[Step]] = []
+        for parent, edge in r.parents:
+            if parent not in memo or reached[parent].depth >= r.depth:
+                continue
+            for head in memo[parent]:
+                paths.append([*head, Step(edge.source, edge.type, edge.target)])
+                if len(paths) >= MAX_PATHS_PER_CI:
+                    break
+            if len(paths) >= MAX_PATHS_PER_CI:
+                break
+        memo[r.ci_id] = r.paths = paths
 
 
 # -- the operations the API calls ------------------------------------------------------------
@@ -340,6 +312,63 @@ class ImpactReport:
     customers: list[dict[str, Any]]
 
 
+class _StoredGraph:
+    """The propagation graph as Neo4j holds it, read inside one transaction."""
+
+    def __init__(
+        self,
+        tx: ManagedTransaction,
+        types: Sequence[str],
+        direction: Direction,
+        max_depth: int,
+        properties: Sequence[str] | None,
+    ) -> None:
+        def named(p: Propagation) -> tuple[str, ...]:
+            return tuple(sorted(t for t in types if RELATIONSHIP_TYPES[t].propagation is p))
+
+        self._tx = tx
+        self._types = ci_cypher.Propagating(
+            named(Propagation.TO_SOURCE), named(Propagation.TO_TARGET), named(Propagation.BOTH)
+        )
+        self._upstream = direction is Direction.UPSTREAM
+        self._max_depth = max_depth
+        self.properties = properties
+        self.details: dict[str, dict[str, Any]] = {}  # CI -> its display record, as walked
+
+    def walk(self, starts: Sequence[tuple[str, int]], *, through_groups: bool) -> list[Walked]:
+        rows = ci_cypher.propagation_reach(
+            self._tx,
+            starts,
+            self._types,
+            upstream=self._upstream,
+            through_groups=through_groups,
+            max_depth=self._max_depth,
+            properties=self.properties,
+        )
+        walked = []
+        for r in rows:
+            self.details[r["id"]] = r["ci"]
+            groups = []
+            for g in r["grouped"]:
+                self.details.setdefault(g["dependant"], g["ci"])
+                members = {m[0]: _member(g["group"], m) for m in g["members"]}
+                groups.append((g["dependant"], g["group"], members))
+            walked.append(Walked(r["id"], r["depth"], groups))
+        return walked
+
+    def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
+        found = ci_cypher.provider_edges(self._tx, ids, self._types)
+        return {
+            ci: [Edge(p, s, t, e, g, int(m or 1)) for p, s, t, e, g, m in rows]
+            for ci, rows in found.items()
+        }
+
+
+def _member(group: str, row: Sequence[Any]) -> Edge:
+    provider, source, type_, target, min_up = row
+    return Edge(provider, source, type_, target, group, int(min_up or 1))
+
+
 def impact_of(
     store: Store,
     actor: Actor,
@@ -349,39 +378,53 @@ def impact_of(
     max_depth: int = 6,
     relationship_types: Iterable[str] | None = None,
     max_results: int = 5000,
+    explain: bool = True,
+    ci_properties: Sequence[str] | None = None,
 ) -> ImpactReport:
     """What breaks if `ci_id` goes down (downstream), or what it needs (upstream).
 
-    The whole analysis reads inside one transaction: a consistent picture of the graph, and no
-    session or transaction set-up per depth.
+    The whole analysis reads inside one transaction: a consistent picture of the graph. Without
+    `explain` the reasons and paths of affected CIs are left out, which saves reading the
+    relationships of every affected CI; with `ci_properties` only those properties of each CI are
+    read for display.
     """
     actor.require(Permission.READ)
     if max_results < 1 or max_results > HARD_MAX_RESULTS:
         raise LimitExceeded(
             "maxResults", HARD_MAX_RESULTS, f"maxResults must be between 1 and {HARD_MAX_RESULTS}"
         )
-    check_request(max_depth, relationship_types)
+    types = check_request(max_depth, relationship_types)
 
     def work(tx: ManagedTransaction) -> ImpactReport:
-        def read_edges(ids: Sequence[str], types: Sequence[str]) -> list[Edge]:
-            rows = ci_cypher.edges_touching(tx, ids, types)
-            return [Edge(r["s"], r["type"], r["t"], r["props"]) for r in rows]
-
-        if not ci_cypher.summaries(tx, [ci_id]):
-            raise NotFound("CI", ci_id, field="ciId")
+        graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
         result = analyse(
             ci_id,
-            read_edges,
+            graph,
             direction=direction,
             max_depth=max_depth,
-            relationship_types=relationship_types,
             max_results=max_results,
+            explain=explain,
         )
         affected = [ci_id, *(r.ci_id for r in result.reached)]
-        cis = ci_cypher.by_ids(tx, [*affected, *(s.ci_id for s in result.spared)])
-        return ImpactReport(result, cis, **ci_cypher.agreements_for(tx, affected))
+        shown = [*affected, *(s.ci_id for s in result.spared)]
+        # The walks read the CIs for display as they went; a CI can be missing only when it is
+        # the root of a walk that found nothing (then it may not exist).
+        unread = [ci for ci in shown if ci not in graph.details]
+        found = ci_cypher.with_agreements(tx, unread, ci_properties) if unread else []
+        rows = [*(graph.details[ci] for ci in shown if ci in graph.details), *found]
+        cis = {row["ci"]["id"]: row["ci"] for row in rows}
+        if ci_id not in cis:
+            raise NotFound("CI", ci_id, field="ciId")
+        down = set(affected)
+        services = [row for row in rows if row["service"] and row["ci"]["id"] in down]
+        slas = {s["id"]: s for row in services for s in row["slas"]}
+        customers = {c["id"]: c for s in slas.values() for c in s["customers"]}
+        return ImpactReport(
+            result,
+            cis,
+            services=sorted((row["ci"] for row in services), key=lambda c: c["name"]),
+            slas=sorted(slas.values(), key=lambda s: s["name"]),
+            customers=sorted(customers.values(), key=lambda c: c["name"]),
+        )
 
     return store.read(work)
-
-
-HARD_MAX_RESULTS = 100_000

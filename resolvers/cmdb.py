@@ -73,6 +73,20 @@ def _import_error(error: ValidationFailed | None) -> ImportError | None:
     return ImportError(field=error.field, reason=error.reason, message=error.message)
 
 
+def _selected(selections: list[Any], path: list[str]) -> set[str]:
+    """The field names selected at `path` below these selections, through fragments."""
+    found: set[str] = set()
+    for selection in selections:
+        name = getattr(selection, "name", None)
+        if name is None:  # a fragment: its fields belong to this level
+            found |= _selected(selection.selections, path)
+        elif not path:
+            found.add(name)
+        elif name == path[0]:
+            found |= _selected(selection.selections, path[1:])
+    return found
+
+
 async def _impact(
     info: Info,
     ci_id: strawberry.ID,
@@ -82,6 +96,14 @@ async def _impact(
     max_results: int,
 ) -> ImpactAnalysis:
     ctx = info.context
+    # Reasons and paths cost a second walk over every affected CI: only when they are asked for.
+    below = [s for field in info.selected_fields for s in field.selections]
+    explain = bool(_selected(below, ["affected"]) & {"reason", "paths"})
+    # Read only the CI properties the answer shows: an impact may hold thousands of CIs.
+    shown = set()
+    for path in (["root"], ["affected", "ci"], ["spared", "ci"], ["services"]):
+        shown |= _selected(below, path)
+    properties = ConfigurationItem.properties_for(shown)
     report = await ctx.run(
         lambda: impact.impact_of(
             ctx.store,
@@ -91,11 +113,14 @@ async def _impact(
             max_depth=max_depth,
             relationship_types=relationship_types,
             max_results=max_results,
+            explain=explain,
+            ci_properties=properties,
         )
     )
     cis = report.cis
-    for props in cis.values():
-        ctx.loaders.ci.prime(props["id"], props)
+    if properties is None:  # partial CIs must not stand in for whole ones elsewhere
+        for props in cis.values():
+            ctx.loaders.ci.prime(props["id"], props)
     result = report.result
     return ImpactAnalysis(
         root=ConfigurationItem.from_props(cis[result.root]),
@@ -104,7 +129,7 @@ async def _impact(
             ImpactedCI(
                 ci=ConfigurationItem.from_props(cis[r.ci_id]),
                 depth=r.depth,
-                reason=r.reason,
+                reason=r.reason or "",
                 paths=[[_step(s.source, s.type, s.target) for s in p] for p in r.paths],
             )
             for r in result.reached

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from datetime import datetime
 from typing import Any
@@ -68,6 +69,25 @@ def _relationship(row: dict[str, Any]) -> CIRelationship:
     )
 
 
+# What `ConfigurationItem.from_props` cannot do without, and where each cheap field is stored.
+_ALWAYS_READ = ("id", "name", "ciClass", "lifecycle", "version")
+_FIELD_PROPERTIES = {
+    "id": "id",
+    "number": "number",
+    "name": "name",
+    "ciClass": "ciClass",
+    "lifecycle": "lifecycle",
+    "criticality": "criticality",
+    "owner": "owner",
+    "description": "description",
+    "version": "version",
+    "blastRadius": "blastRadius",
+    "createdAt": "createdAt",
+    "updatedAt": "updatedAt",
+}
+_NO_PROPERTIES = {"__typename", "relationships", "history"}  # these read by id, through loaders
+
+
 @strawberry.type(
     name="CI", description="A configuration item: anything under configuration control."
 )
@@ -80,13 +100,25 @@ class ConfigurationItem:
     criticality: str
     owner: str | None
     description: str | None
-    attributes: JSON
     version: int
-    created_at: datetime | None
-    updated_at: datetime | None
     blast_radius: int | None = strawberry.field(
         description="How many CIs depend on this one (computed by workers after changes)."
     )
+    # The stored properties: the fields below are derived from them only when asked for, since
+    # an impact answer may build thousands of CIs and show only their names.
+    props: strawberry.Private[dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    @staticmethod
+    def properties_for(fields: set[str]) -> list[str] | None:
+        """The stored properties that the selected fields read, or None when they need all of
+        them. Fields not listed here (attributes, or any added later) read everything."""
+        needed = set(_ALWAYS_READ)
+        for name in fields - _NO_PROPERTIES:
+            stored = _FIELD_PROPERTIES.get(name)
+            if stored is None:
+                return None
+            needed.add(stored)
+        return sorted(needed)
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> ConfigurationItem:
@@ -99,12 +131,22 @@ class ConfigurationItem:
             criticality=props.get("criticality", "medium"),
             owner=props.get("owner"),
             description=props.get("description"),
-            attributes=JSON(properties_to_attributes(props)),
             version=int(props["version"]),
-            created_at=to_datetime(props.get("createdAt")),
-            updated_at=to_datetime(props.get("updatedAt")),
             blast_radius=props.get("blastRadius"),
+            props=props,
         )
+
+    @strawberry.field
+    def attributes(self) -> JSON:
+        return JSON(properties_to_attributes(self.props))
+
+    @strawberry.field
+    def created_at(self) -> datetime | None:
+        return to_datetime(self.props.get("createdAt"))
+
+    @strawberry.field
+    def updated_at(self) -> datetime | None:
+        return to_datetime(self.props.get("updatedAt"))
 
     @strawberry.field(description="Relationships to other CIs by type and direction; paged.")
     async def relationships(

@@ -4,18 +4,41 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from neo4j import ManagedTransaction
 
 from graphdb.write_path import UnitOfWork, ident
 
-# A CI as read for display: timestamps as epoch milliseconds, because the driver's decoding of
-# temporal values costs more than the rest of a row.
-CI_VIEW = (
-    "n {.*, createdAt: n.createdAt.epochMillis, updatedAt: n.updatedAt.epochMillis, "
-    "blastRadiusAt: n.blastRadiusAt.epochMillis}"
-)
+_PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_TIMES = ("createdAt", "updatedAt", "blastRadiusAt")
+
+
+def ci_view(n: str, properties: Sequence[str] | None = None) -> str:
+    """A CI as read for display: timestamps as epoch milliseconds, because the driver's decoding
+    of temporal values costs more than the rest of a row. With `properties`, only those."""
+    if properties is None:
+        times = ", ".join(f"{t}: {n}.{t}.epochMillis" for t in _TIMES)
+        return f"{n} {{.*, {times}}}"
+    for name in properties:
+        if not _PROPERTY_NAME.match(name):
+            raise ValueError(f"not a property name: {name!r}")
+    picked = [f"{p}: {n}.{p}.epochMillis" if p in _TIMES else f".{p}" for p in properties]
+    return f"{n} {{{', '.join(picked)}}}"
+
+
+CI_VIEW = ci_view("n")
+
+
+def _agreements(n: str) -> str:
+    """For a Service: the SLAs covering it, each with the Customers it is agreed with."""
+    return (
+        f"CASE WHEN {n}:Service THEN COLLECT {{ MATCH (sla:SLA)-[:COVERS]->({n}) "
+        "  RETURN sla {.id, .name, .number, customers: COLLECT { "
+        "    MATCH (sla)-[:AGREED_WITH]->(c:Customer) RETURN c {.id, .name, .number} }} "
+        "} ELSE [] END"
+    )
 
 
 def all_ids(tx: ManagedTransaction) -> list[str]:
@@ -227,44 +250,162 @@ def update_relationships(uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str
     ).consume()
 
 
-def edges_touching(
-    tx: ManagedTransaction, ids: Sequence[str], types: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Every relationship of the given types with at least one end in `ids`, each once, with the
-    properties impact analysis reads (timestamps stay behind: decoding them is the slow part)."""
-    rows = tx.run(
-        "UNWIND $ids AS id MATCH (n:CI {id: id})-[r]-(:CI) WHERE type(r) IN $types "
-        "WITH DISTINCT r "
-        "RETURN startNode(r).id AS s, type(r) AS type, endNode(r).id AS t, "
-        "       r.redundancyGroup AS redundancyGroup, r.minUp AS minUp",
-        ids=list(ids),
-        types=list(types),
+# -- impact analysis --------------------------------------------------------------------------
+#
+# A failure travels along a relationship as its type declares. The three lists below name the
+# types by that rule; the rule itself (what a redundancy group means) stays in domain/impact.py.
+# Relationship type names go into the pattern text because Cypher cannot take a type union as a
+# parameter; they come from the CI registry and are checked against _TYPE_NAME first.
+
+_TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Propagating:
+    """Relationship types by the way a failure travels along `(source)-[:TYPE]->(target)`."""
+
+    to_source: tuple[str, ...]  # the target failing hurts the source
+    to_target: tuple[str, ...]  # the source failing hurts the target
+    both: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for name in (*self.to_source, *self.to_target, *self.both):
+            if not _TYPE_NAME.match(name):
+                raise ValueError(f"not a relationship type name: {name!r}")
+
+    @property
+    def union(self) -> str:
+        return "|".join((*self.to_source, *self.to_target, *self.both))
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "toSource": list(self.to_source),
+            "toTarget": list(self.to_target),
+            "both": list(self.both),
+        }
+
+
+def _travels(rel: str, start: str, upstream: bool) -> str:
+    """True when a failure of `start` reaches the other end of `rel` (downstream), or when
+    `start` needs the other end (upstream)."""
+    at_target, at_source = ("startNode", "endNode") if upstream else ("endNode", "startNode")
+    return (
+        f"(type({rel}) IN $both OR (type({rel}) IN $toSource AND {at_target}({rel}) = {start}) "
+        f"OR (type({rel}) IN $toTarget AND {at_source}({rel}) = {start}))"
     )
+
+
+def _provider_edges(dependant: str, types: Propagating, rel: str, provider: str) -> list[str]:
+    """The relationships through which `dependant` needs a provider: typed and directed, so that a
+    provider with thousands of dependants is not read through when looking at one of them."""
+    branches = []
+    if types.to_source:
+        branches.append(f"MATCH ({dependant})-[{rel}:{'|'.join(types.to_source)}]->({provider}:CI)")
+    if types.to_target:
+        branches.append(f"MATCH ({dependant})<-[{rel}:{'|'.join(types.to_target)}]-({provider}:CI)")
+    if types.both:
+        branches.append(f"MATCH ({dependant})-[{rel}:{'|'.join(types.both)}]-({provider}:CI)")
+    return branches
+
+
+def propagation_reach(
+    tx: ManagedTransaction,
+    starts: Sequence[tuple[str, int]],
+    types: Propagating,
+    *,
+    upstream: bool,
+    through_groups: bool,
+    max_depth: int,
+    properties: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every CI a failure reaches from the starts (or, upstream, every CI they need), each once
+    with its fewest hops plus its start's depth, up to `max_depth`.
+
+    Without `through_groups` the walk stops at relationships in a redundancy group, and each row
+    lists the dependants behind such relationships with all members of their group, so that the
+    caller can decide whether the group holds. Aggregating to the fewest hops lets Neo4j walk
+    breadth-first with pruning instead of enumerating every trail.
+    """
+    if not types.union:
+        return []
+    hops = max(0, int(max_depth) - min(depth for _, depth in starts))
+    walk_filter = _travels("r", "a", upstream)
+    if not through_groups:
+        walk_filter += " AND r.redundancyGroup IS NULL"
+    grouped = "[]"
+    if not through_groups:
+        members = " UNION ALL ".join(
+            f"{b} WHERE m.redundancyGroup = g.redundancyGroup "
+            "RETURN [member.id, startNode(m).id, type(m), endNode(m).id, m.minUp]"
+            for b in _provider_edges("dep", types, "m", "member")
+        )
+        # A CI at the last depth hurts nobody within reach: its groups are not read.
+        grouped = (
+            f"CASE WHEN depth < $maxDepth THEN COLLECT {{ MATCH (hit)-[g:{types.union}]-(dep) "
+            f"WHERE {_travels('g', 'hit', upstream)} AND g.redundancyGroup IS NOT NULL "
+            f"RETURN [dep.id, g.redundancyGroup, COLLECT {{ {members} }}, "
+            f"{ci_view('dep', properties)}, dep:Service, {_agreements('dep')}] }} ELSE [] END"
+        )
+    query = (
+        "UNWIND $starts AS start MATCH (s:CI {id: start[0]}) "
+        f"MATCH (s)((a)-[r:{types.union}]-(b) WHERE {walk_filter}){{0,{hops}}}(hit:CI) "
+        "WITH start, hit, min(size(r)) AS hops "
+        "WITH hit, min(start[1] + hops) AS depth WHERE depth <= $maxDepth "
+        # One row holding every CI: the driver's cost is per record far more than per value.
+        f"RETURN collect([hit.id, depth, {grouped}, {ci_view('hit', properties)}, hit:Service, "
+        f"{_agreements('hit')}]) AS walked"
+    )
+    params = {"starts": [[ci, depth] for ci, depth in starts], "maxDepth": max_depth}
+    walked = tx.run(query, {**params, **types.params()}).single(strict=True)["walked"]
     return [
         {
-            "s": r["s"],
-            "type": r["type"],
-            "t": r["t"],
-            "props": {"redundancyGroup": r["redundancyGroup"], "minUp": r["minUp"]},
+            "id": ci_id,
+            "depth": depth,
+            "grouped": [
+                {
+                    "dependant": g[0],
+                    "group": g[1],
+                    "members": g[2],
+                    "ci": {"ci": g[3], "service": g[4], "slas": g[5]},
+                }
+                for g in grouped
+            ],
+            "ci": {"ci": view, "service": service, "slas": slas},
         }
-        for r in rows
+        for ci_id, depth, grouped, view, service, slas in walked
     ]
 
 
-def agreements_for(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """The Services among `ids`, and the SLAs covering them and Customers they are agreed with."""
+def provider_edges(
+    tx: ManagedTransaction, ids: Sequence[str], types: Propagating
+) -> dict[str, list[list[Any]]]:
+    """For each CI, the relationships through which it needs another one, as
+    [provider, source, type, target, redundancyGroup, minUp]."""
+    if not types.union:
+        return {ci: [] for ci in ids}
+    needs = " UNION ALL ".join(
+        f"{b} RETURN [p.id, startNode(e).id, type(e), endNode(e).id, e.redundancyGroup, e.minUp]"
+        for b in _provider_edges("n", types, "e", "p")
+    )
     record = tx.run(
-        # Looked up by id, then tested for the label: with both labels in the pattern the
-        # planner may scan the id index once per id.
-        "UNWIND $ids AS id MATCH (s:CI {id: id}) WHERE s:Service "
-        "OPTIONAL MATCH (sla:SLA)-[:COVERS]->(s) "
-        "OPTIONAL MATCH (sla)-[:AGREED_WITH]->(c:Customer) "
-        "RETURN collect(DISTINCT properties(s)) AS services, "
-        "       collect(DISTINCT properties(sla)) AS slas, "
-        "       collect(DISTINCT properties(c)) AS customers",
-        ids=list(ids),
+        f"UNWIND $ids AS id MATCH (n:CI {{id: id}}) "
+        f"RETURN collect([id, COLLECT {{ {needs} }}]) AS needs",
+        {"ids": list(ids), **types.params()},
     ).single(strict=True)
-    return {k: [dict(x) for x in record[k]] for k in ("services", "slas", "customers")}
+    return {ci: needs for ci, needs in record["needs"]}
+
+
+def with_agreements(
+    tx: ManagedTransaction, ids: Sequence[str], properties: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The CIs for display; a Service also with the SLAs covering it and their Customers."""
+    rows = tx.run(
+        f"UNWIND $ids AS id MATCH (n:CI {{id: id}}) "
+        f"RETURN {ci_view('n', properties)} AS n, n:Service AS service, "
+        f"{_agreements('n')} AS slas",
+        ids=list(ids),
+    )
+    return [{"ci": dict(r["n"]), "service": r["service"], "slas": r["slas"]} for r in rows]
 
 
 def shortest_path(

@@ -12,6 +12,10 @@ STORED_ON, CONNECTS_TO), both ways along SYNCS_WITH and along PART_OF, as the re
 domain/cmdb.py declares, up to the depth, returning each distinct CI with its minimum depth.
 Prints p50/p95 for both and the ratios API/raw (target: at most 1.5).
 
+The API runs as it is deployed, `itsm serve` in a process of its own (bench.common.ApiProcess).
+The query asks for each affected CI's depth, id, name and class; with --explain it also asks for
+the reasons and paths, which cost the API a second read of every affected CI's relationships.
+
 The Cypher query ignores redundancy groups, which the API honours, so it returns a superset of the
 API's affected CIs; the benchmark checks that it is one.
 """
@@ -28,10 +32,10 @@ from typing import Any
 import neo4j
 
 from bench.common import (
-    ApiServer,
+    ROOT,
+    ApiProcess,
     Client,
     admin_token,
-    bench_settings,
     count_graph,
     driver_for,
     log,
@@ -52,6 +56,10 @@ IMPACT_QUERY = """query($id: ID!, $depth: Int!) {
     services { id name }
   }
 }"""
+EXPLAINED_QUERY = IMPACT_QUERY.replace(
+    "affected { depth ci { id name ciClass } }",
+    "affected { depth ci { id name ciClass } reason paths { sourceId type targetId } }",
+)
 
 
 def _types(propagation: Propagation) -> list[str]:
@@ -123,9 +131,11 @@ class Series:
     problems: list[str] = field(default_factory=list)
 
 
-def run_api(client: Client, ci_id: str, depth: int) -> tuple[float, dict[str, Any]]:
+def run_api(
+    client: Client, ci_id: str, depth: int, query: str = IMPACT_QUERY
+) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
-    data = client(IMPACT_QUERY, {"id": ci_id, "depth": depth})["impact"]
+    data = client(query, {"id": ci_id, "depth": depth})["impact"]
     return (time.perf_counter() - started) * 1000, data
 
 
@@ -165,8 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=50, help="failing CIs to time")
     parser.add_argument("--depths", default="3,6", help="maxDepth values, comma-separated")
     parser.add_argument("--seed", type=int, default=20240611)
-    parser.add_argument("--warmup", type=int, default=5, help="untimed starts run first")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed starts run first")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times each start is timed (all rounds count)"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="also ask for each affected CI's reason and paths"
+    )
     args = parser.parse_args(argv)
+    query = EXPLAINED_QUERY if args.explain else IMPACT_QUERY
     depths = [int(d) for d in args.depths.split(",")]
 
     estate = generate(args.size, args.seed)
@@ -186,24 +203,27 @@ def main(argv: list[str] | None = None) -> int:
         migrate(store.graph)
 
         results: dict[int, Series] = {d: Series() for d in depths}
-        with ApiServer(bench_settings(graph)) as server:
+        with ApiProcess(graph, ROOT / ".itsm" / "bench-api.log") as server:
             client = Client(server.url, admin_token(store))
             for item in warm:
                 for depth in depths:
-                    run_api(client, ids[item["key"]], depth)
+                    run_api(client, ids[item["key"]], depth, query)
                     run_raw(driver, ids[item["key"]], depth)
-            log(f"warmed up with {len(warm)} starts; timing {len(starts)} starts at {depths}")
+            log(
+                f"warmed up with {len(warm)} starts; timing {len(starts)} starts at {depths}, "
+                f"{args.rounds} rounds"
+            )
             for depth in depths:
                 series = results[depth]
-                for n, item in enumerate(starts):
+                for n, item in enumerate(starts * args.rounds):
                     ci_id = ids[item["key"]]
                     # Alternate which goes first, so neither always finds a warmer cache.
                     if n % 2 == 0:
-                        api_ms, api = run_api(client, ci_id, depth)
+                        api_ms, api = run_api(client, ci_id, depth, query)
                         raw_ms, raw = run_raw(driver, ci_id, depth)
                     else:
                         raw_ms, raw = run_raw(driver, ci_id, depth)
-                        api_ms, api = run_api(client, ci_id, depth)
+                        api_ms, api = run_api(client, ci_id, depth, query)
                     series.api_ms.append(api_ms)
                     series.raw_ms.append(raw_ms)
                     series.api_affected.append(len(api["affected"]))
@@ -221,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"estate: {len(estate.items)} CIs, {len(estate.relationships)} relationships; "
-        f"{len(starts)} failing CIs ({', '.join(f'{c} {n}' for c, n in _count(starts).items())})"
+        f"{len(starts)} failing CIs ({', '.join(f'{c} {n}' for c, n in _count(starts).items())}), "
+        f"each timed {args.rounds} times"
     )
     header = (
         f"{'maxDepth':>8}  {'API p50':>9} {'API p95':>9}  {'raw p50':>9} {'raw p95':>9}  "

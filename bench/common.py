@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -93,6 +96,63 @@ class ApiServer(BackgroundServer):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(create_app(settings))
+
+
+class ApiProcess:
+    """The API as it is deployed: `itsm serve` in a process of its own, on a loopback port, so
+    that the client timing it does not share an interpreter with it."""
+
+    def __init__(self, graph: GraphConfig, log_file: Path, start_timeout: float = 120) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_file = log_file
+        self.start_timeout = start_timeout
+        self.env = {
+            **os.environ,
+            "NEO4J_URI": graph.uri,
+            "NEO4J_USER": graph.user,
+            "ITSM_HOST": "127.0.0.1",
+            "ITSM_PORT": str(self.port),
+            "ITSM_ANONYMOUS_READ": "false",
+            "ITSM_MAX_BODY_BYTES": str(256 * 1024 * 1024),
+            "ITSM_TOKEN_CACHE_SECONDS": "600",
+        }
+        self.env.pop("BROKER_URL", None)  # actors in-process, as in development
+        if graph.password:
+            self.env["NEO4J_PASSWORD"] = graph.password
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ApiProcess:
+        out = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "itsm.cli", "serve"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the API process exited; see {self.log_file}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"the API process did not start; see {self.log_file}")
+            time.sleep(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def admin_token(store: Store) -> str:

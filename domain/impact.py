@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from neo4j import ManagedTransaction
 
@@ -36,9 +36,8 @@ class Direction(enum.StrEnum):
     UPSTREAM = "upstream"  # what this CI needs (its dependencies)
 
 
-@dataclass(frozen=True)
-class Edge:
-    """A relationship `(source)-[type]->(target)` through which `dependant` needs `provider`."""
+class Edge(NamedTuple):  # a tuple: an impact answer may hold tens of thousands
+    """A relationship `(source)-[type]->(target)` through which a dependant needs `provider`."""
 
     provider: str
     source: str
@@ -91,19 +90,18 @@ class ImpactResult:
 
 
 @dataclass(frozen=True)
-class Walked:
-    """A CI a walk reached, at its depth, with the redundancy groups standing behind it."""
+class Walk:
+    """What a walk reached: each CI at its depth, and the redundancy groups standing at the edge
+    of what it reached, as (dependant, group, the members with the relationship to each)."""
 
-    ci_id: str
-    depth: int
-    # (dependant, group, the group's members with the relationship to each)
+    reached: list[tuple[str, int]]
     groups: list[tuple[str, str, dict[str, Edge]]] = field(default_factory=list)
 
 
 class PropagationGraph(Protocol):
     """What the analysis reads, whatever stores it."""
 
-    def walk(self, starts: Sequence[tuple[str, int]], *, through_groups: bool) -> list[Walked]:
+    def walk(self, starts: Sequence[tuple[str, int]], *, through_groups: bool) -> Walk:
         """CIs reached from the starts (CI, depth), up to the maximum depth."""
 
     def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
@@ -178,12 +176,13 @@ def _impact(
     groups: dict[str, dict[str, dict[str, Edge]]] = {}  # dependant -> group -> member -> edge
     starts = [(root, 0)]
     while starts:
-        for walked in graph.walk(starts, through_groups=False):
-            if walked.depth < fell.get(walked.ci_id, max_depth + 1):
-                fell[walked.ci_id] = walked.depth
-                by_group.pop(walked.ci_id, None)
-            for dependant, group, members in walked.groups:
-                groups.setdefault(dependant, {}).setdefault(group, {}).update(members)
+        walk = graph.walk(starts, through_groups=False)
+        for ci, depth in walk.reached:
+            if depth < fell.get(ci, max_depth + 1):
+                fell[ci] = depth
+                by_group.pop(ci, None)
+        for dependant, group, members in walk.groups:
+            groups.setdefault(dependant, {}).setdefault(group, {}).update(members)
         _too_many(len(fell) - 1, max_results, "the impact")
         starts = []
         for dependant, its_groups in sorted(groups.items()):
@@ -255,9 +254,9 @@ def _dependencies(
     root: str, graph: PropagationGraph, max_depth: int, max_results: int, explain: bool
 ) -> ImpactResult:
     """Everything the root needs, transitively: the providers along propagating relationships."""
-    walked = graph.walk([(root, 0)], through_groups=True)
+    walked = graph.walk([(root, 0)], through_groups=True).reached
     _too_many(len(walked) - 1, max_results, "the dependency walk")
-    reached = {w.ci_id: Reached(w.ci_id, w.depth) for w in walked}
+    reached = {ci: Reached(ci, depth) for ci, depth in walked}
     reached.setdefault(root, Reached(root, 0))
     if explain:
         needs = graph.providers(sorted(reached))
@@ -334,9 +333,10 @@ class _StoredGraph:
         self._max_depth = max_depth
         self.properties = properties
         self.details: dict[str, dict[str, Any]] = {}  # CI -> its display record, as walked
+        self._groups_read: set[tuple[str, str]] = set()
 
-    def walk(self, starts: Sequence[tuple[str, int]], *, through_groups: bool) -> list[Walked]:
-        rows = ci_cypher.propagation_reach(
+    def walk(self, starts: Sequence[tuple[str, int]], *, through_groups: bool) -> Walk:
+        found = ci_cypher.propagation_reach(
             self._tx,
             starts,
             self._types,
@@ -345,16 +345,15 @@ class _StoredGraph:
             max_depth=self._max_depth,
             properties=self.properties,
         )
-        walked = []
-        for r in rows:
-            self.details[r["id"]] = r["ci"]
-            groups = []
-            for g in r["grouped"]:
-                self.details.setdefault(g["dependant"], g["ci"])
-                members = {m[0]: _member(g["group"], m) for m in g["members"]}
-                groups.append((g["dependant"], g["group"], members))
-            walked.append(Walked(r["id"], r["depth"], groups))
-        return walked
+        for ci, shown in found["shown"].items():
+            self.details.setdefault(ci, shown)
+        groups = []
+        for dependant, group, members in found["groups"]:
+            if (dependant, group) in self._groups_read:  # met again from a later walk
+                continue
+            self._groups_read.add((dependant, group))
+            groups.append((dependant, group, {m[0]: _member(group, m) for m in members}))
+        return Walk(found["reached"], groups)
 
     def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
         found = ci_cypher.provider_edges(self._tx, ids, self._types)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -110,6 +111,18 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def serving_gc() -> None:
+    """Collect cyclic garbage less often while serving.
+
+    A large answer (an impact over thousands of CIs) allocates hundreds of thousands of
+    short-lived objects; with the default first-generation threshold of 700 the collector runs
+    hundreds of times per request, which measured about 15% of such a request. Objects alive at
+    start-up (modules, the schema) are moved out of the collector's sight for good.
+    """
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -117,7 +130,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if settings.host not in LOOPBACK and settings.anonymous_read:
         log.warning("anonymous read is on while listening on %s", settings.host)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings)
+    serving_gc()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 
 

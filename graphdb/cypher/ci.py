@@ -317,63 +317,64 @@ def propagation_reach(
     through_groups: bool,
     max_depth: int,
     properties: Sequence[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Every CI a failure reaches from the starts (or, upstream, every CI they need), each once
     with its fewest hops plus its start's depth, up to `max_depth`.
 
-    Without `through_groups` the walk stops at relationships in a redundancy group, and each row
-    lists the dependants behind such relationships with all members of their group, so that the
-    caller can decide whether the group holds. Aggregating to the fewest hops lets Neo4j walk
-    breadth-first with pruning instead of enumerating every trail.
+    Without `through_groups` the walk stops at relationships in a redundancy group; it then also
+    returns each group standing behind a reached CI (short of the last depth, where it could hurt
+    nobody within reach) with all its members, for the caller to judge. Aggregating to the fewest
+    hops lets Neo4j walk breadth-first with pruning instead of enumerating every trail.
+
+    Returns {"reached": [(id, depth)], "groups": [(dependant, group, members)],
+    "shown": {id: {"ci": properties, "service": bool, "slas": [...]}}}.
     """
     if not types.union:
-        return []
+        return {"reached": [], "groups": [], "shown": {}}
     hops = max(0, int(max_depth) - min(depth for _, depth in starts))
     walk_filter = _travels("r", "a", upstream)
     if not through_groups:
         walk_filter += " AND r.redundancyGroup IS NULL"
-    grouped = "[]"
+
+    def shown(n: str) -> str:
+        return f"[{ci_view(n, properties)}, {n}:Service, {_agreements(n)}]"
+
+    groups = "[]"
     if not through_groups:
         members = " UNION ALL ".join(
-            f"{b} WHERE m.redundancyGroup = g.redundancyGroup "
+            f"{b} WHERE m.redundancyGroup = grp "
             "RETURN [member.id, startNode(m).id, type(m), endNode(m).id, m.minUp]"
             for b in _provider_edges("dep", types, "m", "member")
         )
-        # A CI at the last depth hurts nobody within reach: its groups are not read.
-        grouped = (
-            f"CASE WHEN depth < $maxDepth THEN COLLECT {{ MATCH (hit)-[g:{types.union}]-(dep) "
+        groups = (
+            "COLLECT { UNWIND reached AS x WITH x[0] AS hit, x[1] AS depth "
+            "WHERE depth < $maxDepth "
+            f"MATCH (hit)-[g:{types.union}]-(dep) "
             f"WHERE {_travels('g', 'hit', upstream)} AND g.redundancyGroup IS NOT NULL "
-            f"RETURN [dep.id, g.redundancyGroup, COLLECT {{ {members} }}, "
-            f"{ci_view('dep', properties)}, dep:Service, {_agreements('dep')}] }} ELSE [] END"
+            "WITH DISTINCT dep, g.redundancyGroup AS grp "
+            f"RETURN [dep.id, grp, COLLECT {{ {members} }}, {shown('dep')}] }}"
         )
     query = (
         "UNWIND $starts AS start MATCH (s:CI {id: start[0]}) "
         f"MATCH (s)((a)-[r:{types.union}]-(b) WHERE {walk_filter}){{0,{hops}}}(hit:CI) "
         "WITH start, hit, min(size(r)) AS hops "
         "WITH hit, min(start[1] + hops) AS depth WHERE depth <= $maxDepth "
-        # One row holding every CI: the driver's cost is per record far more than per value.
-        f"RETURN collect([hit.id, depth, {grouped}, {ci_view('hit', properties)}, hit:Service, "
-        f"{_agreements('hit')}]) AS walked"
+        "WITH collect([hit, depth]) AS reached "
+        # Everything in one record: the driver's cost is per record far more than per value.
+        "RETURN COLLECT { UNWIND reached AS x WITH x[0] AS hit, x[1] AS depth "
+        f"  RETURN [hit.id, depth, {shown('hit')}] }} AS reached, "
+        f"{groups} AS groups"
     )
     params = {"starts": [[ci, depth] for ci, depth in starts], "maxDepth": max_depth}
-    walked = tx.run(query, {**params, **types.params()}).single(strict=True)["walked"]
-    return [
-        {
-            "id": ci_id,
-            "depth": depth,
-            "grouped": [
-                {
-                    "dependant": g[0],
-                    "group": g[1],
-                    "members": g[2],
-                    "ci": {"ci": g[3], "service": g[4], "slas": g[5]},
-                }
-                for g in grouped
-            ],
-            "ci": {"ci": view, "service": service, "slas": slas},
-        }
-        for ci_id, depth, grouped, view, service, slas in walked
-    ]
+    record = tx.run(query, {**params, **types.params()}).single(strict=True)
+    found: dict[str, Any] = {"reached": [], "groups": [], "shown": {}}
+    for ci, depth, (view, service, slas) in record["reached"]:
+        found["reached"].append((ci, depth))
+        found["shown"][ci] = {"ci": view, "service": service, "slas": slas}
+    for ci, group, members, (view, service, slas) in record["groups"]:
+        found["groups"].append((ci, group, members))
+        found["shown"].setdefault(ci, {"ci": view, "service": service, "slas": slas})
+    return found
 
 
 def provider_edges(

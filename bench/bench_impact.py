@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--warmup", type=int, default=30, help="untimed starts run first")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="times each start is timed (all rounds count)"
+        "--rounds", type=int, default=5, help="times each start is timed (all rounds count)"
     )
     parser.add_argument(
         "--explain", action="store_true", help="also ask for each affected CI's reason and paths"

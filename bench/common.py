@@ -1,8 +1,10 @@
-"""What the benchmarks share: a dedicated Neo4j, the API in-process, a raw loader, statistics.
+"""What the benchmarks share: a dedicated Neo4j, the API, a raw loader, statistics.
 
 Each benchmark starts its own Neo4j with the project's launcher (temporary home, free port,
-3 GB heap, 1 GB page cache) and the API in a uvicorn thread of the same process, with no broker:
-actors run in-process as in development.
+3 GB heap, 1 GB page cache) and the API with no broker, so that actors run in-process as in
+development: in a uvicorn thread of the benchmark's process (ApiServer, used by the import
+benchmark, which waits on that in-process broker), or as `itsm serve` in a process of its own
+(ApiProcess, used by the impact benchmark, which times single requests).
 """
 
 from __future__ import annotations

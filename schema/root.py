@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from functools import partial
 
@@ -17,6 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
+from strawberry.types import ExecutionContext
 
 from domain.errors import DomainError
 from resolvers.access import AccessQuery
@@ -39,6 +41,24 @@ INTERNAL_ERROR = "Internal server error."
 def _is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is not None and not isinstance(original, DomainError | GraphQLError)
+
+
+log = logging.getLogger("itsm.graphql")
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """A refused request (bad input, unknown record, no permission) is the client's to fix:
+        one line at info. Only unexpected failures are logged as errors, with the traceback."""
+        unexpected = [e for e in errors if _is_unexpected(e)]
+        for error in errors:
+            if not any(error is u for u in unexpected):
+                code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
+                log.info("refused: %s %s", code, error.message)
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 class HttpStatusFromErrors(SchemaExtension):
@@ -66,7 +86,7 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawb
         depth_limit.create_validator(max_depth, should_ignore=None),
         alias_limit.create_validator(max_aliases),
     ]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from graphdb.write_path import Store
 from tests.conftest import Api
@@ -157,6 +159,20 @@ def test_validation_errors_are_typed_and_write_nothing(api: Api, store: Store) -
         ext = body["errors"][0]["extensions"]
         assert (ext["code"], ext["field"], ext["reason"]) == ("BAD_USER_INPUT", field, reason)
     assert (count_nodes(store, "CI"), count_nodes(store, "AuditEntry")) == before
+
+
+def test_refused_requests_log_one_line_not_an_error_with_a_traceback(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        api.post(REGISTER, {"input": {"ciClass": "Toaster", "name": "x"}})
+        api.post('{ impact(ciId: "nope") { affected { depth } } }')
+        api.post("{ cis { edges { node { colour } } } }")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    refused = [r.getMessage() for r in caplog.records if r.name == "itsm.graphql"]
+    assert any("BAD_USER_INPUT" in m and "Toaster" in m for m in refused), refused
+    assert any("NOT_FOUND" in m for m in refused), refused
+    assert any("colour" in m for m in refused), refused
 
 
 def test_malformed_and_unknown_fields_are_rejected(api: Api, store: Store) -> None:

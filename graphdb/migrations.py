@@ -78,10 +78,16 @@ def _identities() -> list[str]:
     ]
 
 
+def _creation_order() -> list[str]:
+    # Lets a CI list sorted by creation time start from the index instead of sorting them all.
+    return ["CREATE INDEX ci_created IF NOT EXISTS FOR (n:CI) ON (n.createdAt)"]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "unique ids and numbers", _unique_ids),
     Migration(2, "lookup and full-text indexes", _lookup_indexes),
     Migration(3, "CI identification keys", _identities),
+    Migration(4, "CI creation-time index", _creation_order),
 )
 
 

@@ -195,7 +195,7 @@ class CMDBQuery:
             "attributes": attrs,
         }
 
-        def read(tx: Any) -> tuple[list[dict[str, Any]], int]:
+        def read(tx: Any) -> tuple[list[tuple[dict[str, Any], Any]], int]:
             return ci_cypher.search(
                 tx,
                 filters=filters,
@@ -207,14 +207,13 @@ class CMDBQuery:
             )
 
         rows, total = await ctx.run(ctx.store.read, read)
-        for row in rows:
+        for row, _ in rows:
             ctx.loaders.ci.prime(row["id"], row)
-
-        def cursor_for(r: dict[str, Any]) -> str:
-            return encode_cursor(r.get(field), r["id"])
-
         edges = [
-            CIEdge(cursor=cursor_for(r), node=ConfigurationItem.from_props(r)) for r in rows[:first]
+            CIEdge(
+                cursor=encode_cursor(position, row["id"]), node=ConfigurationItem.from_props(row)
+            )
+            for row, position in rows[:first]
         ]
         return CIConnection(
             edges=edges,

@@ -6,6 +6,7 @@ from typing import Any
 
 from graphdb.write_path import Store
 from tests.conftest import Api
+from tests.test_import import run_import
 
 REGISTER = """mutation($input: RegisterCIInput!) {
   registerCi(input: $input) { id name ciClass version lifecycle }
@@ -226,3 +227,37 @@ def test_history_records_every_change_of_a_ci(api: Api, store: Store) -> None:
     assert history[0]["before"] == {"attr_engine": "PostgreSQL 15"}
     assert history[0]["after"] == {"attr_engine": "PostgreSQL 16"}
     assert history[0]["actor"] == "test agent"
+
+
+def test_paging_visits_every_ci_once_in_order_even_among_equal_keys(api: Api) -> None:
+    """One import gives its CIs the same creation time: the order falls back to the id, and a
+    cursor taken in the middle of such a tie neither repeats nor skips a CI."""
+    result = run_import(
+        api,
+        "test",
+        [{"key": f"k{i}", "ciClass": "Server", "name": f"srv-{i:02d}"} for i in range(13)],
+    )
+    assert result["created"] == 13
+    query = """query($o: CIOrder, $after: String) {
+      cis(filter: {ciClass: "Server"}, orderBy: $o, first: 5, after: $after) {
+        pageInfo { hasNextPage endCursor } edges { node { id name createdAt } } } }"""
+    for order in (
+        {"field": "CREATED_AT", "direction": "ASC"},
+        {"field": "CREATED_AT", "direction": "DESC"},
+        {"field": "NAME", "direction": "ASC"},
+        {"field": "NAME", "direction": "DESC"},
+    ):
+        seen: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = api.ok(query, {"o": order, "after": after})["cis"]
+            seen += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert len(seen) == 13 and len({n["id"] for n in seen}) == 13, order
+        key = "createdAt" if order["field"] == "CREATED_AT" else "name"
+        expected = sorted(
+            seen, key=lambda n: (n[key], n["id"]), reverse=order["direction"] == "DESC"
+        )
+        assert seen == expected, order

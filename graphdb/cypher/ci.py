@@ -59,13 +59,25 @@ ORDER_FIELDS = {
 _TEMPORAL = {"createdAt", "updatedAt"}
 
 
-def _filter_clause() -> str:
-    return (
-        "($class IS NULL OR n.ciClass = $class) "
-        "AND ($lifecycle IS NULL OR n.lifecycle = $lifecycle) "
-        "AND ($criticality IS NULL OR n.criticality = $criticality) "
-        "AND all(k IN keys($attrs) WHERE n['attr_' + k] = $attrs[k]) "
-    )
+def _conditions(filters: dict[str, Any], key: str, order_prefix: bool) -> list[str]:
+    """The WHERE conditions for the filters that are set, each on a parameter.
+
+    Only set filters appear, so that the planner can use the indexes on the ones that are (a
+    condition like `$class IS NULL OR n.ciClass = $class` hides them). With `order_prefix`, the
+    sort key must exist, which lets a range index on it return CIs already in order.
+    """
+    out = []
+    if filters.get("ci_class") is not None:
+        out.append("n.ciClass = $class")
+    if filters.get("lifecycle") is not None:
+        out.append("n.lifecycle = $lifecycle")
+    if filters.get("criticality") is not None:
+        out.append("n.criticality = $criticality")
+    if filters.get("attributes"):
+        out.append("all(k IN keys($attrs) WHERE n['attr_' + k] = $attrs[k])")
+    if order_prefix:
+        out.append(f"{key} IS NOT NULL")
+    return out
 
 
 def search(
@@ -77,16 +89,26 @@ def search(
     descending: bool,
     after: tuple[Any, str] | None,
     limit: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of CIs and the total matching, for the filters, full-text query and order."""
+) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+    """One page of CIs, each with its position in the order (what a cursor carries), and the
+    total matching, for the filters, full-text query and order."""
     prop = ORDER_FIELDS[order_field]
     source = (
-        "CALL db.index.fulltext.queryNodes('ci_text', $text) YIELD node AS n "
+        "CALL db.index.fulltext.queryNodes('ci_text', $text) YIELD node AS n WITH n "
         if text
         else "MATCH (n:CI) "
     )
-    # Times sort and page by epoch milliseconds, the same value the cursor carries.
-    key = f"n.{prop}.epochMillis" if prop in _TEMPORAL else f"n.{prop}"
+    # Sorted on the stored property, so that its index can hand CIs over in order. A time goes
+    # into the cursor as epoch nanoseconds, so that paging keeps the time's full precision.
+    key = f"n.{prop}"
+    if prop in _TEMPORAL:
+        mark = (
+            "datetime({epochSeconds: $afterValue / 1000000000, "
+            "nanosecond: $afterValue % 1000000000})"
+        )
+        position = f"{key}.epochSeconds * 1000000000 + {key}.nanosecond"
+    else:
+        mark, position = "$afterValue", key
     compare = "<" if descending else ">"
     order = "DESC" if descending else "ASC"
     params = {
@@ -99,15 +121,31 @@ def search(
         "afterId": after[1] if after else None,
         "limit": limit,
     }
+    page_where = _conditions(filters, key, order_prefix=not text)
+    if after is not None:
+        # The first half is a range an index can seek; the second settles ties by id.
+        page_where.append(
+            f"{key} {compare}= {mark} AND ({key} {compare} {mark} OR n.id {compare} $afterId)"
+        )
+    sort = f"{key} {order}, n.id {order}"
+    if filters.get("ci_class") is not None and not text and prop == "name":
+        # Within one class, the (ciClass, name) index hands CIs over in this same order.
+        sort = f"n.ciClass {order}, {sort}"
     rows = tx.run(
-        source + "WITH n WHERE " + _filter_clause() + "AND ($afterId IS NULL OR "
-        f"[{key}, n.id] {compare} [$afterValue, $afterId]) "
-        f"WITH n ORDER BY {key} {order}, n.id {order} LIMIT $limit RETURN {CI_VIEW} AS n",
+        source
+        + (f"WHERE {' AND '.join(page_where)} " if page_where else "")
+        + f"WITH n ORDER BY {sort} LIMIT $limit RETURN {CI_VIEW} AS n, {position} AS position",
         params,
     )
-    page = [dict(r["n"]) for r in rows]
+    page = [(dict(r["n"]), r["position"]) for r in rows]
+    count_where = _conditions(filters, key, order_prefix=False)
+    if filters.get("ci_class") is not None and not text:
+        count_where.append("n.name IS NOT NULL")  # always true; lets (ciClass, name) count
     total = tx.run(
-        source + "WITH n WHERE " + _filter_clause() + "RETURN count(n) AS c", params
+        source
+        + (f"WHERE {' AND '.join(count_where)} " if count_where else "")
+        + "RETURN count(n) AS c",
+        params,
     ).single(strict=True)["c"]
     return page, int(total)
 

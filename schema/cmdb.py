@@ -69,22 +69,12 @@ def _relationship(row: dict[str, Any]) -> CIRelationship:
     )
 
 
-# What `ConfigurationItem.from_props` cannot do without, and where each cheap field is stored.
+# What `ConfigurationItem.from_props` cannot do without, and the fields stored under their own
+# name (a query selecting only these need not read every property).
 _ALWAYS_READ = ("id", "name", "ciClass", "lifecycle", "version")
-_FIELD_PROPERTIES = {
-    "id": "id",
-    "number": "number",
-    "name": "name",
-    "ciClass": "ciClass",
-    "lifecycle": "lifecycle",
-    "criticality": "criticality",
-    "owner": "owner",
-    "description": "description",
-    "version": "version",
-    "blastRadius": "blastRadius",
-    "createdAt": "createdAt",
-    "updatedAt": "updatedAt",
-}
+_STORED_AS_IS = frozenset(
+    {"number", "criticality", "owner", "description", "blastRadius", "createdAt", "updatedAt"}
+)
 _NO_PROPERTIES = {"__typename", "relationships", "history"}  # these read by id, through loaders
 
 
@@ -112,13 +102,10 @@ class ConfigurationItem:
     def properties_for(fields: set[str]) -> list[str] | None:
         """The stored properties that the selected fields read, or None when they need all of
         them. Fields not listed here (attributes, or any added later) read everything."""
-        needed = set(_ALWAYS_READ)
-        for name in fields - _NO_PROPERTIES:
-            stored = _FIELD_PROPERTIES.get(name)
-            if stored is None:
-                return None
-            needed.add(stored)
-        return sorted(needed)
+        asked = fields - _NO_PROPERTIES
+        if not asked <= _STORED_AS_IS | set(_ALWAYS_READ):
+            return None
+        return sorted(asked | set(_ALWAYS_READ))
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> ConfigurationItem:

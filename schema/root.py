@@ -52,9 +52,11 @@ class Schema(strawberry.Schema):
     ) -> None:
         """A refused request (bad input, unknown record, no permission) is the client's to fix:
         one line at info. Only unexpected failures are logged as errors, with the traceback."""
-        unexpected = [e for e in errors if _is_unexpected(e)]
+        unexpected = []
         for error in errors:
-            if not any(error is u for u in unexpected):
+            if _is_unexpected(error):
+                unexpected.append(error)
+            else:
                 code = (error.extensions or {}).get("code", "GRAPHQL_ERROR")
                 log.info("refused: %s %s", code, error.message)
         if unexpected:

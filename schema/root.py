@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from domain.errors import DomainError
 from resolvers.access import AccessQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from schema.execution import PlainFieldExecutor
 
 
 @strawberry.type
@@ -91,6 +92,7 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawb
     return Schema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=PlainFieldExecutor,
         extensions=[
             partial(AddValidationRules, limits),
             partial(MaxTokensLimiter, max_token_count=max_tokens),

@@ -1,0 +1,253 @@
+"""GraphQL execution that completes plain fields without the per-field machinery.
+
+An impact answer or a CI list is hundreds of objects, each a handful of values read straight off
+an attribute (`depth`, `ci`, `id`, `name`). graphql-core gives every one of them the full field
+treatment: a resolve-info object, argument coercion, awaitable checks and two levels of value
+completion. That was most of the time a large answer spent in GraphQL.
+
+A field is plain when Strawberry marked its resolver as the default attribute read (no resolver
+function, no permission or field extension), it takes no arguments, no resolve middleware is
+installed, and its type is a scalar, an enum, or an object type without a type check of its own.
+A plain scalar is read and coerced directly; a plain object goes straight to its sub-fields.
+Anything unusual (a null where the schema forbids one, a value the scalar refuses, an exception
+from the read) is handed to the general path, which reads the attribute again and reports it
+exactly as before; an attribute read has no side effects, so reading it twice is harmless.
+Errors raised below a plain object are located and nulled by graphql-core's own handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from operator import attrgetter
+from typing import Any
+
+from graphql import (
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    is_leaf_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+_GENERAL = object()  # the plain read gave up: take the general path
+
+
+class _PlainField:
+    __slots__ = ("coerce", "field_type", "nullable", "object_type", "read")
+
+    def __init__(
+        self,
+        read: Callable[[Any], Any],
+        field_type: GraphQLOutputType,
+        named: GraphQLLeafType | GraphQLObjectType,
+    ):
+        self.read = read
+        self.field_type = field_type
+        self.nullable = not isinstance(field_type, GraphQLNonNull)
+        self.object_type = named if isinstance(named, GraphQLObjectType) else None
+        self.coerce = None if isinstance(named, GraphQLObjectType) else named.coerce_output_value
+
+
+_Step = tuple[str, FieldDetailsList, _PlainField | None]
+
+
+class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Keyed by the identity of graphql-core's memoised field set, which is the same object
+        # for every item of a list; the set is kept alive with its plan so its id stays unique.
+        self._plans: dict[int, tuple[GroupedFieldSet, list[_Step] | None]] = {}
+        self._plain_objects: dict[GraphQLOutputType, GraphQLObjectType | None] = {}
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[_Step] | None:
+        steps = [
+            (name, fields, self._plain_field(parent_type, fields))
+            for name, fields in grouped.items()
+        ]
+        return steps if any(plain is not None for _, _, plain in steps) else None
+
+    def _plain_field(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _PlainField | None:
+        node = field_details_list[0].node
+        field_def = self.schema.get_field(parent_type, node.name.value)
+        if field_def is None or field_def.args or node.arguments:
+            return None
+        resolve = field_def.resolve
+        if resolve is None or not getattr(resolve, "_is_default", False):
+            return None
+        middleware = self.middleware_manager
+        if middleware is not None and middleware.get_field_resolver(resolve) is not resolve:
+            return None
+        named = _named(field_def.type)
+        if not is_leaf_type(named) and _plain_object(field_def.type) is None:
+            return None
+        definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        read: Callable[[Any], Any]
+        if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
+            read = attrgetter(definition.python_name)
+        else:
+            read = partial(resolve, info=None)
+        return _PlainField(read, field_def.type, named)  # type: ignore[arg-type]
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        entry = self._plans.get(id(grouped_field_set))
+        if entry is None:
+            entry = (grouped_field_set, self._plan(parent_type, grouped_field_set))
+            self._plans[id(grouped_field_set)] = entry
+        steps = entry[1]
+        if steps is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        # graphql-core's own loop, with the plain completion tried first for each field.
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for name, fields, plain in steps:
+                if plain is None:
+                    result = _GENERAL
+                elif plain.object_type is None:
+                    result = _plain_scalar(plain, source_value)
+                else:
+                    result = self._plain_object_field(
+                        plain, source_value, fields, path, name, parent_type, position_context
+                    )
+                if result is _GENERAL:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        fields,
+                        Path(path, name, parent_type.name),
+                        position_context,
+                    )
+                if result is not Undefined:
+                    results[name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _awaited(results, awaitable_fields)
+
+    def _plain_object_field(
+        self,
+        plain: _PlainField,
+        source: Any,
+        fields: FieldDetailsList,
+        path: Path | None,
+        name: str,
+        parent_type: GraphQLObjectType,
+        position_context: Any,
+    ) -> Any:
+        try:
+            value = plain.read(source)
+        except Exception:
+            return _GENERAL
+        if value is None:
+            return None if plain.nullable else _GENERAL
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return _GENERAL
+        field_path = Path(path, name, parent_type.name)
+        try:
+            completed = self.collect_and_execute_subfields(
+                plain.object_type,  # type: ignore[arg-type]
+                fields,
+                field_path,
+                value,
+                position_context,
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plain.field_type, fields, field_path)
+            return None
+        if self.is_awaitable(completed):
+            return self._completed_later(completed, plain.field_type, fields, field_path)
+        return completed
+
+    async def _completed_later(
+        self,
+        completed: Awaitable[Any],
+        field_type: GraphQLOutputType,
+        fields: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field_type, fields, path)
+            return None
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[Any]:
+        # Each item of a list of objects (the affected CIs of an impact answer) goes straight to
+        # its sub-fields: they always complete to a mapping, so the non-null check cannot fail.
+        if return_type in self._plain_objects:
+            object_type = self._plain_objects[return_type]
+        else:
+            object_type = self._plain_objects[return_type] = _plain_object(return_type)
+        if object_type is not None and result is not None and not isinstance(result, Exception):
+            return self.collect_and_execute_subfields(
+                object_type, field_details_list, path, result, position_context
+            )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+
+def _named(field_type: GraphQLOutputType) -> GraphQLOutputType:
+    return field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+
+
+def _plain_object(field_type: GraphQLOutputType) -> GraphQLObjectType | None:
+    named = _named(field_type)
+    if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
+        return named
+    return None
+
+
+def _plain_scalar(plain: _PlainField, source: Any) -> Any:
+    try:
+        value = plain.read(source)
+        if value is None:
+            return None if plain.nullable else _GENERAL
+        coerced = plain.coerce(value)  # type: ignore[misc]
+    except Exception:
+        return _GENERAL
+    if coerced is None or coerced is Undefined:
+        return _GENERAL
+    return coerced
+
+
+async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    if len(awaitable_fields) == 1:
+        name = awaitable_fields[0]
+        results[name] = await results[name]
+    else:
+        awaited = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results

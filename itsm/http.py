@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
@@ -154,6 +155,14 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, *args: Any, store: Store, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.store = store
+
+    # orjson: an impact answer of a few hundred CIs is 100 kB of JSON, which the standard
+    # library takes about ten times longer to write.
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its JSONDecodeError is the standard library's
 
     async def get_context(self, request: Any, response: Any) -> Context:
         actor = request.scope.get("state", {}).get("actor", ANONYMOUS)

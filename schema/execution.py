@@ -21,8 +21,10 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from operator import attrgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -64,38 +66,19 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # Keyed by the identity of graphql-core's memoised field set, which is the same object
         # for every item of a list; the set is kept alive with its plan so its id stays unique.
         self._plans: dict[int, tuple[GroupedFieldSet, list[_Step] | None]] = {}
-        self._plain_objects: dict[GraphQLOutputType, GraphQLObjectType | None] = {}
+        # A resolve middleware must see every field, so with one installed nothing is plain.
+        middleware = self.middleware_manager
+        self._shortcuts = middleware is None or not middleware.middlewares
 
     def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[_Step] | None:
+        if not self._shortcuts:
+            return None
+        plain_fields = _plain_fields(parent_type)
         steps = [
-            (name, fields, self._plain_field(parent_type, fields))
+            (name, fields, plain_fields.get(fields[0].node.name.value))
             for name, fields in grouped.items()
         ]
         return steps if any(plain is not None for _, _, plain in steps) else None
-
-    def _plain_field(
-        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> _PlainField | None:
-        node = field_details_list[0].node
-        field_def = self.schema.get_field(parent_type, node.name.value)
-        if field_def is None or field_def.args or node.arguments:
-            return None
-        resolve = field_def.resolve
-        if resolve is None or not getattr(resolve, "_is_default", False):
-            return None
-        middleware = self.middleware_manager
-        if middleware is not None and middleware.get_field_resolver(resolve) is not resolve:
-            return None
-        named = _named(field_def.type)
-        if not is_leaf_type(named) and _plain_object(field_def.type) is None:
-            return None
-        definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        read: Callable[[Any], Any]
-        if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
-            read = attrgetter(definition.python_name)
-        else:
-            read = partial(resolve, info=None)
-        return _PlainField(read, field_def.type, named)  # type: ignore[arg-type]
 
     def execute_fields(
         self,
@@ -206,10 +189,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[Any]:
         # Each item of a list of objects (the affected CIs of an impact answer) goes straight to
         # its sub-fields: they always complete to a mapping, so the non-null check cannot fail.
-        if return_type in self._plain_objects:
-            object_type = self._plain_objects[return_type]
-        else:
-            object_type = self._plain_objects[return_type] = _plain_object(return_type)
+        object_type = _plain_object(return_type) if self._shortcuts else None
         if object_type is not None and result is not None and not isinstance(result, Exception):
             return self.collect_and_execute_subfields(
                 object_type, field_details_list, path, result, position_context
@@ -219,15 +199,51 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         )
 
 
+# What is plain depends on the schema alone, so it is worked out once per type, not per request.
+_PLAIN_FIELDS: WeakKeyDictionary[GraphQLObjectType, dict[str, _PlainField]] = WeakKeyDictionary()
+_PLAIN_OBJECTS: WeakKeyDictionary[GraphQLOutputType, GraphQLObjectType | None] = WeakKeyDictionary()
+
+
+def _plain_fields(parent_type: GraphQLObjectType) -> dict[str, _PlainField]:
+    found = _PLAIN_FIELDS.get(parent_type)
+    if found is None:
+        found = {}
+        for name, field_def in parent_type.fields.items():
+            plain = _plain_field(field_def)
+            if plain is not None:
+                found[name] = plain
+        _PLAIN_FIELDS[parent_type] = found
+    return found
+
+
+def _plain_field(field_def: GraphQLField) -> _PlainField | None:
+    resolve = field_def.resolve
+    if field_def.args or resolve is None or not getattr(resolve, "_is_default", False):
+        return None
+    named = _named(field_def.type)
+    if not is_leaf_type(named) and _plain_object(field_def.type) is None:
+        return None
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    read: Callable[[Any], Any]
+    if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
+        read = attrgetter(definition.python_name)
+    else:
+        read = partial(resolve, info=None)
+    return _PlainField(read, field_def.type, named)  # type: ignore[arg-type]
+
+
 def _named(field_type: GraphQLOutputType) -> GraphQLOutputType:
     return field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
 
 
 def _plain_object(field_type: GraphQLOutputType) -> GraphQLObjectType | None:
-    named = _named(field_type)
-    if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
-        return named
-    return None
+    try:
+        return _PLAIN_OBJECTS[field_type]
+    except KeyError:
+        named = _named(field_type)
+        plain = named if isinstance(named, GraphQLObjectType) and named.is_type_of is None else None
+        _PLAIN_OBJECTS[field_type] = plain
+        return plain
 
 
 def _plain_scalar(plain: _PlainField, source: Any) -> Any:

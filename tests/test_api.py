@@ -136,6 +136,13 @@ def test_stale_version_is_a_conflict_not_a_lost_update(api: Api, store: Store) -
     assert name == "first"
 
 
+def test_names_outside_ascii_come_back_as_sent(api: Api) -> None:
+    created = register(api, name="Zürich — 東京 ledger 🗄️")
+    raw = api.post("query($id: ID!) { ci(id: $id) { name } }", {"id": created["id"]})
+    assert raw.headers["content-type"].startswith("application/json")
+    assert json.loads(raw.content.decode("utf-8"))["data"]["ci"]["name"] == "Zürich — 東京 ledger 🗄️"
+
+
 def test_validation_errors_are_typed_and_write_nothing(api: Api, store: Store) -> None:
     before = count_nodes(store, "CI"), count_nodes(store, "AuditEntry")
     cases = [
@@ -178,6 +185,13 @@ def test_refused_requests_log_one_line_not_an_error_with_a_traceback(
 def test_malformed_and_unknown_fields_are_rejected(api: Api, store: Store) -> None:
     malformed = api.post("query { cis(first: 1) { edges { node { name } }")
     assert malformed.json()["errors"][0]["message"].startswith("Syntax Error")
+    not_json = httpx.post(
+        f"{api.url}/graphql",
+        content=b'{"query": "{ __typename }"',
+        headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/json"},
+    )
+    assert not_json.status_code == 400
+    assert "Unable to parse request body as JSON" in not_json.text
     unknown = api.post("{ cis { edges { node { name colour } } } }").json()
     assert "Cannot query field 'colour'" in unknown["errors"][0]["message"]
     unknown_arg = api.post(

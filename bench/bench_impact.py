@@ -18,6 +18,11 @@ the reasons and paths, which cost the API a second read of every affected CI's r
 
 The Cypher query ignores redundancy groups, which the API honours, so it returns a superset of the
 API's affected CIs; the benchmark checks that it is one.
+
+It also prints the API's floor, the p50 of `{ __typename }` over the same connection: what every
+request costs in HTTP, GraphQL and the client before any database work. With --domain it times
+the domain's `impact_of` called in the benchmark's own process as well, so that the API's time
+splits into the analysis and what the HTTP and GraphQL layers add.
 """
 
 from __future__ import annotations
@@ -46,8 +51,12 @@ from bench.common import (
     raw_load,
 )
 from bench.estate import Estate, generate, validate
+from domain.access import SYSTEM
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation
+from domain.impact import impact_of
 from graphdb.migrations import migrate
+from graphdb.write_path import Store
+from schema.cmdb import ConfigurationItem
 
 IMPACT_QUERY = """query($id: ID!, $depth: Int!) {
   impact(ciId: $id, direction: DOWNSTREAM, maxDepth: $depth, maxResults: 100000) {
@@ -125,6 +134,7 @@ def pick_starts(estate: Estate, count: int, seed: int) -> list[dict[str, Any]]:
 class Series:
     api_ms: list[float] = field(default_factory=list)
     raw_ms: list[float] = field(default_factory=list)
+    domain_ms: list[float] = field(default_factory=list)
     api_affected: list[int] = field(default_factory=list)
     api_spared: list[int] = field(default_factory=list)
     raw_reached: list[int] = field(default_factory=list)
@@ -139,6 +149,21 @@ def run_api(
     return (time.perf_counter() - started) * 1000, data
 
 
+def run_domain(store: Store, ci_id: str, depth: int, explain: bool) -> float:
+    """The analysis the API runs, called directly with the properties the query shows."""
+    started = time.perf_counter()
+    impact_of(
+        store,
+        SYSTEM,
+        ci_id,
+        max_depth=depth,
+        max_results=100_000,
+        explain=explain,
+        ci_properties=ConfigurationItem.properties_for({"id", "name", "ciClass"}),
+    )
+    return (time.perf_counter() - started) * 1000
+
+
 def run_raw(driver: neo4j.Driver, ci_id: str, depth: int) -> tuple[float, list[dict[str, Any]]]:
     query = raw_query(depth)
 
@@ -149,6 +174,16 @@ def run_raw(driver: neo4j.Driver, ci_id: str, depth: int) -> tuple[float, list[d
     with driver.session(database="neo4j", default_access_mode=neo4j.READ_ACCESS) as session:
         rows = session.execute_read(work)
     return (time.perf_counter() - started) * 1000, rows
+
+
+def request_floor(client: Client, count: int = 300) -> float:
+    """What any request costs before it reads anything: the fixed part of every API time."""
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client("{ __typename }")
+        timings.append((time.perf_counter() - started) * 1000)
+    return percentile(timings, 50)
 
 
 def compare(api: dict[str, Any], raw: list[dict[str, Any]], label: str) -> list[str]:
@@ -182,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--explain", action="store_true", help="also ask for each affected CI's reason and paths"
     )
+    parser.add_argument(
+        "--domain",
+        action="store_true",
+        help="also time the domain's impact_of in this process, to split the API's time into "
+        "the analysis and what HTTP and GraphQL add to it",
+    )
     args = parser.parse_args(argv)
     query = EXPLAINED_QUERY if args.explain else IMPACT_QUERY
     depths = [int(d) for d in args.depths.split(",")]
@@ -213,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"warmed up with {len(warm)} starts; timing {len(starts)} starts at {depths}, "
                 f"{args.rounds} rounds"
             )
+            floor = request_floor(client)
             for depth in depths:
                 series = results[depth]
                 for n, item in enumerate(starts * args.rounds):
@@ -226,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                         api_ms, api = run_api(client, ci_id, depth, query)
                     series.api_ms.append(api_ms)
                     series.raw_ms.append(raw_ms)
+                    if args.domain:
+                        series.domain_ms.append(run_domain(store, ci_id, depth, args.explain))
                     series.api_affected.append(len(api["affected"]))
                     series.api_spared.append(len(api["spared"]))
                     series.raw_reached.append(len(raw))
@@ -262,6 +306,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(s.api_spared):>10.0f} "
             f"{statistics.median(s.raw_reached):>11.0f}/{max(s.raw_reached):<9}"
         )
+    for depth, s in results.items():
+        if s.domain_ms:
+            print(
+                f"maxDepth {depth}: domain impact_of in-process p50 "
+                f"{percentile(s.domain_ms, 50):.1f} ms, p95 {percentile(s.domain_ms, 95):.1f} ms"
+            )
+    print(
+        f"the API's floor, `{{ __typename }}` over the same connection: p50 {floor:.2f} ms "
+        "(HTTP, GraphQL and the client, no database)"
+    )
     print(f"target API <= 1.5x raw: {'missed' if failed_target else 'met'}")
     problems = [p for s in results.values() for p in s.problems]
     if problems:

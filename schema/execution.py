@@ -147,7 +147,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return _GENERAL
         if value is None:
             return None if plain.nullable else _GENERAL
-        if isinstance(value, Exception) or self.is_awaitable(value):
+        if value is Undefined or isinstance(value, Exception) or self.is_awaitable(value):
             return _GENERAL
         field_path = Path(path, name, parent_type.name)
         try:
@@ -190,7 +190,12 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # Each item of a list of objects (the affected CIs of an impact answer) goes straight to
         # its sub-fields: they always complete to a mapping, so the non-null check cannot fail.
         object_type = _plain_object(return_type) if self._shortcuts else None
-        if object_type is not None and result is not None and not isinstance(result, Exception):
+        if (
+            object_type is not None
+            and result is not None
+            and result is not Undefined
+            and not isinstance(result, Exception)
+        ):
             return self.collect_and_execute_subfields(
                 object_type, field_details_list, path, result, position_context
             )

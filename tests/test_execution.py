@@ -79,6 +79,7 @@ class Pair:
 class Query:
     pairs: list[Pair]
     maybe_pairs: list[Pair | None] | None
+    odd_pairs: list[Pair | None]  # holds an exception as an item: an error at that index
     first: Pair
 
 
@@ -112,7 +113,12 @@ def _root(bad: dict[str, Any] | None = None) -> Query:
     pairs = [_pair(n) for n in range(6)]
     if bad:
         pairs[3] = _pair(3, **bad)
-    return Query(pairs=pairs, maybe_pairs=[*pairs[:2], None, pairs[3]], first=pairs[3])
+    return Query(
+        pairs=pairs,
+        maybe_pairs=[*pairs[:2], None, pairs[3]],
+        odd_pairs=[pairs[0], ValueError("item refused"), None],  # type: ignore[list-item]
+        first=pairs[3],
+    )
 
 
 def _run(executor: type | None, query: str, root: Query) -> tuple[Any, list[tuple[str, Any]]]:
@@ -143,6 +149,7 @@ query {
     again: leaf { name @include(if: false) count }
   }
   maybePairs { depth leaf { id } maybe { name } }
+  oddPairs { depth owner { name } }
   first { depth broken leaf { id } }
 }
 """

@@ -245,7 +245,7 @@ def _impact(
     return ImpactResult(
         root,
         Direction.DOWNSTREAM,
-        sorted((r for r in reached.values() if r.ci_id != root), key=lambda r: (r.depth, r.ci_id)),
+        _in_order(reached, root),
         spared,
     )
 
@@ -276,9 +276,14 @@ def _dependencies(
     return ImpactResult(
         root,
         Direction.UPSTREAM,
-        sorted((r for r in reached.values() if r.ci_id != root), key=lambda r: (r.depth, r.ci_id)),
+        _in_order(reached, root),
         [],
     )
+
+
+def _in_order(reached: dict[str, Reached], root: str) -> list[Reached]:
+    others = (r for r in reached.values() if r.ci_id != root)
+    return sorted(others, key=lambda r: (r.depth, r.ci_id))
 
 
 def _fill_paths(reached: dict[str, Reached], root: str) -> None:

@@ -406,13 +406,18 @@ def propagation_reach(
     params = {"starts": [[ci, depth] for ci, depth in starts], "maxDepth": max_depth}
     record = tx.run(query, {**params, **types.params()}).single(strict=True)
     found: dict[str, Any] = {"reached": [], "groups": [], "shown": {}}
-    for ci, depth, (view, service, slas) in record["reached"]:
+    for ci, depth, view in record["reached"]:
         found["reached"].append((ci, depth))
-        found["shown"][ci] = {"ci": view, "service": service, "slas": slas}
-    for ci, group, members, (view, service, slas) in record["groups"]:
+        found["shown"][ci] = _shown(*view)
+    for ci, group, members, view in record["groups"]:
         found["groups"].append((ci, group, members))
-        found["shown"].setdefault(ci, {"ci": view, "service": service, "slas": slas})
+        found["shown"].setdefault(ci, _shown(*view))
     return found
+
+
+def _shown(ci: dict[str, Any], service: bool, slas: list[Any]) -> dict[str, Any]:
+    """A CI for display, and for a Service the agreements covering it."""
+    return {"ci": ci, "service": service, "slas": slas}
 
 
 def provider_edges(
@@ -444,7 +449,7 @@ def with_agreements(
         f"{_agreements('n')} AS slas",
         ids=list(ids),
     )
-    return [{"ci": dict(r["n"]), "service": r["service"], "slas": r["slas"]} for r in rows]
+    return [_shown(r["n"], r["service"], r["slas"]) for r in rows]
 
 
 def shortest_path(

@@ -2,6 +2,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY itsm ./itsm
+COPY core ./core
 COPY domain ./domain
 COPY graphdb ./graphdb
 COPY schema ./schema

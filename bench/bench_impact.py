@@ -51,7 +51,7 @@ from bench.common import (
     raw_load,
 )
 from bench.estate import Estate, generate, validate
-from domain.access import SYSTEM
+from core.access import SYSTEM
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation
 from domain.impact import impact_of
 from graphdb.migrations import migrate

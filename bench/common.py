@@ -30,8 +30,8 @@ import httpx
 import neo4j
 import orjson
 
+from core.access import SYSTEM
 from domain import cmdb
-from domain.access import SYSTEM
 from domain.tokens import issue_token
 from graphdb import launcher
 from graphdb.driver import Graph, GraphConfig

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 class Lifecycle(enum.StrEnum):

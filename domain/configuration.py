@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.access import SYSTEM, Actor, Permission
+from core.errors import NotFound, ValidationFailed
 from domain import cmdb
-from domain.access import SYSTEM, Actor, Permission
-from domain.errors import NotFound, ValidationFailed
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
 

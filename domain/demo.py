@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.access import SYSTEM
 from domain import cmdb
-from domain.access import SYSTEM
 from domain.configuration import refresh_blast_radius_many
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple, Protocol
 
 from neo4j import ManagedTransaction
 
-from domain.access import Actor, Permission
+from core.access import Actor, Permission
+from core.errors import LimitExceeded, NotFound
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation, relationship_type
-from domain.errors import LimitExceeded, NotFound
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store
 

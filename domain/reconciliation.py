@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.access import Actor, Permission
+from core.errors import LimitExceeded, ValidationFailed
 from domain import cmdb
-from domain.access import Actor, Permission
 from domain.configuration import BLAST_RADIUS_ACTOR
-from domain.errors import LimitExceeded, ValidationFailed
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
 

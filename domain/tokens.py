@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from domain.access import Actor, Permission, Role, new_token_secret, parse_role, token_digest
+from core.access import Actor, Permission, Role, new_token_secret, parse_role, token_digest
 from graphdb.cypher import tokens as token_cypher
 from graphdb.write_path import Store, UnitOfWork
 

@@ -21,7 +21,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from domain.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 

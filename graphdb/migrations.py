@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from neo4j import ManagedTransaction
 
+from core.records import RECORD_TYPES
 from domain.cmdb import CI_CLASSES
-from domain.model import RECORD_TYPES
 from graphdb.driver import Graph
 from graphdb.write_path import ident, now
 

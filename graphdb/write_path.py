@@ -18,9 +18,9 @@ from typing import Any, Protocol, TypeVar
 
 from neo4j import ManagedTransaction
 
-from domain.access import Actor
-from domain.errors import NotFound, VersionConflict
-from domain.model import RECORD_TYPES
+from core.access import Actor
+from core.errors import NotFound, VersionConflict
+from core.records import RECORD_TYPES
 from graphdb.driver import Graph
 
 T = TypeVar("T")

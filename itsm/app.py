@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from domain.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 from graphdb.driver import Graph
 from graphdb.migrations import migrate
 from graphdb.write_path import Store

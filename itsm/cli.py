@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from domain.access import SYSTEM
+from core.access import SYSTEM
 from graphdb import launcher
 from graphdb.driver import Graph
 from graphdb.migrations import migrate
@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the one place a command's failure becomes a message
-        from domain.errors import DomainError
+        from core.errors import DomainError
 
         if isinstance(exc, DomainError | launcher.LauncherError):
             print(f"itsm {args.command}: {exc}", file=sys.stderr)

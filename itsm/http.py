@@ -14,8 +14,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from domain.access import ANONYMOUS, Actor
-from domain.errors import DomainError, PayloadTooLarge, Unauthenticated
+from core.access import ANONYMOUS, Actor
+from core.errors import DomainError, PayloadTooLarge, Unauthenticated
 from domain.tokens import actor_for_token
 from graphdb.write_path import Store
 from resolvers.loaders import Loaders

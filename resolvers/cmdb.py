@@ -7,9 +7,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from core.access import Permission
+from core.errors import LimitExceeded, NotFound, ValidationFailed
 from domain import cmdb, configuration, diagram, impact, reconciliation
-from domain.access import Permission
-from domain.errors import LimitExceeded, NotFound, ValidationFailed
 from graphdb.cypher import ci as ci_cypher
 from schema.cmdb import (
     AgreementRef,

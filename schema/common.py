@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from domain.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 def to_datetime(value: Any) -> datetime | None:

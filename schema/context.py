@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from domain.access import Actor
+from core.access import Actor
 from graphdb.write_path import Store
 
 T = TypeVar("T")

@@ -20,7 +20,7 @@ from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
 from strawberry.types import ExecutionContext
 
-from domain.errors import DomainError
+from core.errors import DomainError
 from resolvers.access import AccessQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from schema.execution import PlainFieldExecutor

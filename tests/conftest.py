@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.access import SYSTEM
+from core.access import SYSTEM
 from domain.tokens import issue_token
 from graphdb import launcher
 from graphdb.driver import Graph, GraphConfig

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import LimitExceeded
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation
-from domain.errors import LimitExceeded
 from domain.impact import MAX_PATHS_PER_CI, Direction, Spared, Step, check_request
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.access import SYSTEM
+from core.access import SYSTEM
 from graphdb.write_path import Store, UnitOfWork
 from tests import impact_reference as reference
 from tests.conftest import Api

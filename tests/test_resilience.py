@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from domain.access import SYSTEM
+from core.access import SYSTEM
 from domain.tokens import issue_token
 from graphdb import launcher
 from graphdb.driver import Graph

@@ -7,9 +7,9 @@ import dataclasses
 import httpx
 import pytest
 
+from core.access import SYSTEM
+from core.errors import ValidationFailed
 from domain import cmdb, configuration
-from domain.access import SYSTEM
-from domain.errors import ValidationFailed
 from graphdb.write_path import Message, Store
 from itsm.app import create_app
 from itsm.config import Settings

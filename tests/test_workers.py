@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from core.access import SYSTEM
 from domain import cmdb, configuration, reconciliation
-from domain.access import SYSTEM
 from graphdb.write_path import Store
 from itsm.config import Settings
 from tests.conftest import ROOT

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from domain.errors import Forbidden, Unauthenticated, ValidationFailed
+from core.errors import Forbidden, Unauthenticated, ValidationFailed
 
 
 class Role(enum.StrEnum):

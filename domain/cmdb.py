@@ -14,21 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import links
 from core.errors import ValidationFailed
-
-
-class Lifecycle(enum.StrEnum):
-    PLANNED = "planned"
-    LIVE = "live"
-    MAINTENANCE = "maintenance"
-    RETIRED = "retired"
-
-
-class Criticality(enum.StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
+from core.record_types import Criticality as Criticality
+from core.record_types import Lifecycle as Lifecycle
 
 
 class Propagation(enum.StrEnum):
@@ -157,6 +146,21 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
     )
 }
 
+
+
+def _register_links() -> None:
+    """Every CI relationship type joins two CIs in the one link registry; which classes it may
+    join is this module's finer rule (`RelationshipType.allows`)."""
+    links.register(
+        *(
+            links.LinkType(r.name, frozenset({"CI"}), frozenset({"CI"}), r.description)
+            for r in RELATIONSHIP_TYPES.values()
+        )
+    )
+
+
+_register_links()
+
 _ATTRIBUTE_NAME = re.compile(r"^[a-z][A-Za-z0-9]{0,40}$")
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,40}$")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,40}$")
@@ -196,6 +200,7 @@ def extend_registry(config: Mapping[str, Any]) -> None:
             frozenset(spec.get("targets", ["*"])),
             spec.get("description", ""),
         )
+    _register_links()
 
 
 def load_registry_file(path: str) -> None:

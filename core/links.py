@@ -46,22 +46,27 @@ def register(*links: LinkType) -> None:
         LINK_TYPES[link.name] = link
 
 
-def check_link(rel_type: str, source_labels: Iterable[str], target_labels: Iterable[str]) -> None:
-    """Refuse a relationship the registry does not list between these labels."""
-    link = LINK_TYPES.get(rel_type)
-    if link is None:
+def link_type(rel_type: str) -> LinkType:
+    try:
+        return LINK_TYPES[rel_type]
+    except KeyError:
         raise ValidationFailed(
             "type",
             "unknown_relationship_type",
             f"{rel_type!r} is not a registered relationship type",
-        )
-    sources, targets = list(source_labels), list(target_labels)
+        ) from None
+
+
+def check_link(rel_type: str, source_labels: Iterable[str], target_labels: Iterable[str]) -> None:
+    """Refuse a relationship the registry does not list between nodes with these labels."""
+    link = link_type(rel_type)
+    sources, targets = sorted(source_labels), sorted(target_labels)
     if not link.joins(sources, targets):
         raise ValidationFailed(
             "type",
             "link_not_allowed",
             f"{rel_type} joins {'/'.join(sorted(link.sources))} to "
-            f"{'/'.join(sorted(link.targets))}, not {'/'.join(sources)} to {'/'.join(targets)}",
+            f"{'/'.join(sorted(link.targets))}, not {':'.join(sources)} to {':'.join(targets)}",
         )
 
 

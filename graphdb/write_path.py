@@ -19,8 +19,8 @@ from typing import Any, Protocol, TypeVar
 from neo4j import ManagedTransaction
 
 from core.access import Actor
-from core.errors import NotFound, VersionConflict
-from core.links import check_link
+from core.errors import NotFound, ValidationFailed, VersionConflict
+from core.links import check_link, link_type
 from core.record_types import RECORD_TYPES
 from graphdb.driver import Graph
 
@@ -226,18 +226,30 @@ class UnitOfWork:
     ) -> dict[str, Any]:
         """Create a relationship the link registry allows and record it in the audit trail of
         its source."""
-        check_link(rel_type, [from_label], [to_label])
-        values = {**(props or {}), "createdAt": self.at, "createdBy": self.actor.name}
-        record = self.tx.run(
-            f"MATCH (a:{ident(from_label)} {{id: $a}}), (b:{ident(to_label)} {{id: $b}}) "
-            f"CREATE (a)-[r:{ident(rel_type)}]->(b) SET r = $values RETURN properties(r) AS r",
+        link_type(rel_type)
+        # The labels the nodes really have are checked, not the ones the caller matched them by
+        # (a Service is matched as a CI).
+        ends = self.tx.run(
+            f"MATCH (a:{ident(from_label)} {{id: $a}}) OPTIONAL MATCH (b:{ident(to_label)} "
+            "{id: $b}) RETURN labels(a) AS a, labels(b) AS b",
             a=from_id,
             b=to_id,
-            values=values,
         ).single()
-        if record is None:
+        if ends is None:
             raise NotFound(from_label, from_id)
-        created = dict(record["r"])
+        if not ends["b"]:
+            raise NotFound(to_label, to_id, field="targetId")
+        check_link(rel_type, ends["a"], ends["b"])
+        values = {**(props or {}), "createdAt": self.at, "createdBy": self.actor.name}
+        created = dict(
+            self.tx.run(
+                f"MATCH (a:{ident(from_label)} {{id: $a}}), (b:{ident(to_label)} {{id: $b}}) "
+                f"CREATE (a)-[r:{ident(rel_type)}]->(b) SET r = $values RETURN properties(r) AS r",
+                a=from_id,
+                b=to_id,
+                values=values,
+            ).single(strict=True)["r"]
+        )
         self.audit(
             "relate", from_label, from_id, None, {"type": rel_type, "targetId": to_id, **created}
         )
@@ -256,26 +268,38 @@ class UnitOfWork:
         `common` properties go once as a parameter for the whole batch. Callers audit in their
         own grouping (an import writes one entry per source CI, not one per relationship).
         """
-        check_link(rel_type, [from_label], [to_label])
+        link = link_type(rel_type)
         if not rows:
             return
-        self.tx.run(
+        created = self.tx.run(
             f"UNWIND $rows AS row MATCH (s:{ident(from_label)} {{id: row.s}}), "
             f"(t:{ident(to_label)} {{id: row.t}}) "
+            "WHERE ('*' IN $sources OR any(l IN labels(s) WHERE l IN $sources)) "
+            "  AND ('*' IN $targets OR any(l IN labels(t) WHERE l IN $targets)) "
             f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props, r += $common, "
-            "r.createdAt = $at, r.createdBy = $actor",
+            "r.createdAt = $at, r.createdBy = $actor RETURN count(r) AS created",
             rows=rows,
+            sources=sorted(link.sources),
+            targets=sorted(link.targets),
             common=dict(common or {}),
             at=self.at,
             actor=self.actor.name,
-        ).consume()
+        ).single(strict=True)["created"]
+        if created != len(rows):
+            # Raising rolls the whole transaction back: none of the batch is written.
+            raise ValidationFailed(
+                "type",
+                "link_not_allowed",
+                f"{len(rows) - created} of {len(rows)} {rel_type} relationships join records "
+                f"that are missing or that {rel_type} may not join",
+            )
 
     def unlink(
         self, from_label: str, from_id: str, rel_type: str, to_label: str, to_id: str
     ) -> int:
         """Delete the relationships of this type from one record to another, audited on the
         source with what the relationship carried; returns how many there were."""
-        check_link(rel_type, [from_label], [to_label])
+        link_type(rel_type)
         rows = self.tx.run(
             f"MATCH (:{ident(from_label)} {{id: $a}})-[r:{ident(rel_type)}]->"
             f"(:{ident(to_label)} {{id: $b}}) "

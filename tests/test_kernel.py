@@ -271,10 +271,48 @@ def test_links_are_checked_against_the_registry(kstore: Store) -> None:
     link("CONCERNS")
     assert _links(kstore, "CONCERNS") == 1
 
+    # The labels the nodes have count, not the label the caller matched them by: a catalogue
+    # entry describes a Service, and a Database matched as a CI is not one.
+    def describe(ci_id: str) -> Any:
+        def work(uow: UnitOfWork) -> Any:
+            entry = uow.create("CatalogEntry", {"name": "shop"})
+            return uow.link("CatalogEntry", entry["id"], "DESCRIBES", "CI", ci_id)
+
+        return kstore.write(AGENT, work)
+
+    with pytest.raises(ValidationFailed) as refused:
+        describe(ci["id"])
+    assert refused.value.reason == "link_not_allowed" and "Database" in refused.value.message
+    assert _count(kstore, "CatalogEntry") == 0
+    service = kstore.write(
+        SYSTEM,
+        lambda uow: uow.create(
+            "CI", {"name": "shop", "ciClass": "Service"}, extra_labels=("Service",)
+        ),
+    )
+    describe(service["id"])
+    assert _links(kstore, "DESCRIBES") == 1
+
+    # Many at once: one refused row refuses the batch.
+    rows = [{"s": ticket["id"], "t": c, "props": {"note": "bulk"}} for c in (ci["id"], "gone")]
+    with pytest.raises(ValidationFailed) as refused:
+        kstore.write(AGENT, lambda uow: uow.link_many("KernelTicket", "CONCERNS", "CI", rows))
+    assert "1 of 2" in refused.value.message
+    with pytest.raises(ValidationFailed):
+        kstore.write(AGENT, lambda uow: uow.link_many("KernelTicket", "AFFECTS", "CI", rows[:1]))
+    assert _links(kstore, "CONCERNS") == 1
+    kstore.write(
+        AGENT,
+        lambda uow: uow.link_many(
+            "KernelTicket", "CONCERNS", "CI", [rows[0]] * 2, common={"source": "test"}
+        ),
+    )
+    assert _links(kstore, "CONCERNS") == 3
+
     def unlink(uow: UnitOfWork) -> int:
         return uow.unlink("KernelTicket", ticket["id"], "CONCERNS", "CI", ci["id"])
 
-    assert kstore.write(AGENT, unlink) == 1
+    assert kstore.write(AGENT, unlink) == 3
     assert kstore.write(AGENT, unlink) == 0
     assert _links(kstore, "CONCERNS") == 0
     actions = kstore.read(

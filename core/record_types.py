@@ -54,7 +54,14 @@ CI = RecordType(
             indexed=True,
         ),
         Prop("owner", Kind.STRING, "Who answers for it."),
-        Prop("description", Kind.TEXT, "What it is for.", fulltext=True, max_length=10_000),
+        Prop("description", Kind.TEXT, "What it is for.", fulltext=True),
+        Prop(
+            "blastRadius",
+            Kind.INT,
+            "How many CIs depend on this one, within six hops.",
+            derived=True,
+        ),
+        Prop("blastRadiusAt", Kind.DATETIME, "When the blast radius was counted.", derived=True),
     ),
 )
 

@@ -53,6 +53,7 @@ class Prop:
     sortable: bool = False  # lists may be ordered by it (implies indexed)
     fulltext: bool = False  # part of the record type's full-text index
     max_length: int | None = None
+    derived: bool = False  # computed by the system (a blast radius), never taken from input
 
     @property
     def limit(self) -> int:
@@ -254,6 +255,10 @@ def check_properties(
                 prefix + name,
                 "state_by_transition",
                 f"a {record.label}'s {name} changes only through its transitions",
+            )
+        if prop.derived:
+            raise ValidationFailed(
+                prefix + name, "derived", f"{name} is computed by the system, not set"
             )
         if value is None and not creating and prop.required:
             raise ValidationFailed(prefix + name, "required", f"{name} cannot be cleared")

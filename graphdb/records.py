@@ -67,6 +67,13 @@ class PageQuery:
     before: tuple[Any, str] | None = None
     backward: bool = False  # the last `limit` before `before` (or of all), still in order
     limit: int = 50
+    # What a record type's own Cypher module adds: conditions on parameters it passes (a CI's
+    # attributes), a key to sort by before the order (so a composite index serves it), and
+    # conditions only the count needs (so that index also counts).
+    conditions: tuple[str, ...] = ()
+    count_conditions: tuple[str, ...] = ()
+    sort_prefix: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def page(
@@ -82,8 +89,8 @@ def page(
     if query.order not in record.sortable_properties:
         raise ValueError(f"{record.label} cannot be ordered by {query.order!r}")
     label = ident(record.label)
-    params: dict[str, Any] = {"limit": query.limit}
-    where: list[str] = []
+    params: dict[str, Any] = {**query.params, "limit": query.limit}
+    where: list[str] = list(query.conditions)
     for i, (name, value) in enumerate(sorted(query.filters.items())):
         if name not in record.by_name and name not in ("number", "id"):
             raise ValueError(f"{record.label} has no property {name!r} to filter on")
@@ -102,7 +109,7 @@ def page(
     else:
         source = f"MATCH (n:{label}) "
         first_where = "WHERE "
-    count_where = list(where)
+    count_where = [*where, *query.count_conditions]
     key = f"n.{query.order}"
     if query.order in time_properties(record):
         mark = "datetime({epochSeconds: $mark / 1000000000, nanosecond: $mark % 1000000000})"
@@ -125,10 +132,13 @@ def page(
         where.append(beyond(query.before, "before", query.descending))
     # Backwards, the query walks the order reversed and the page is flipped afterwards.
     order = "DESC" if query.descending != query.backward else "ASC"
+    sort = f"{key} {order}, n.id {order}"
+    if query.sort_prefix:
+        sort = f"{query.sort_prefix} {order}, {sort}"
     rows = tx.run(
         source
         + (f"{first_where}{' AND '.join(where)} " if where else "")
-        + f"WITH n ORDER BY {key} {order}, n.id {order} LIMIT $limit "
+        + f"WITH n ORDER BY {sort} LIMIT $limit "
         f"RETURN {view(record)} AS n, {position} AS position",
         params,
     )

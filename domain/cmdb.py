@@ -319,6 +319,47 @@ def properties_to_attributes(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k[n:]: v for k, v in props.items() if k.startswith(ATTRIBUTE_PREFIX)}
 
 
+# Which import source last wrote a field or attribute: `src_<name>`.
+SOURCE_PREFIX = "src_"
+
+
+def field_name(prop: str) -> str:
+    """The field or attribute a stored property holds: `attr_os` -> `os`."""
+    return prop[len(ATTRIBUTE_PREFIX) :] if prop.startswith(ATTRIBUTE_PREFIX) else prop
+
+
+def shown_property(prop: str) -> str:
+    """A stored property as users know it: `attr_os` -> `attributes.os`, `src_os` ->
+    `source of os`; every other property is stored under its own name."""
+    if prop.startswith(ATTRIBUTE_PREFIX):
+        return "attributes." + prop[len(ATTRIBUTE_PREFIX) :]
+    if prop.startswith(SOURCE_PREFIX):
+        return "source of " + prop[len(SOURCE_PREFIX) :]
+    return prop
+
+
+def history_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A CI's audit entry with its before and after (stored as JSON) as users know them.
+
+    The stored entries keep storage names, so that the trail is never rewritten; this
+    translation is for reading, and covers every kind of entry: the property maps of creates
+    and updates, and the relationship lists of relates.
+    """
+    shown = dict(entry)
+    for side in ("before", "after"):
+        if entry.get(side):
+            shown[side] = json.dumps(_shown_values(json.loads(entry[side])))
+    return shown
+
+
+def _shown_values(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {shown_property(k): _shown_values(v) for k, v in values.items()}
+    if isinstance(values, list):
+        return [_shown_values(v) for v in values]
+    return values
+
+
 @dataclass(frozen=True)
 class NewCI:
     ci_class: str

@@ -417,6 +417,7 @@ class CMDBMutation:
                 owner=i.owner,
                 description=i.description,
                 attributes=_json_object(i.attributes, f"items[{n}].attributes"),
+                clear=tuple(i.clear or ()),
             )
             for n, i in enumerate(input.items)
         ]

@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from domain.cmdb import properties_to_attributes
+from domain.cmdb import history_entry, properties_to_attributes
 from schema.common import AuditEntry, PageInfo, decode_cursor, encode_cursor, to_datetime
 from schema.context import Info
 
@@ -181,7 +181,7 @@ class ConfigurationItem:
     @strawberry.field(description="Every recorded change of this CI, newest first.")
     async def history(self, info: Info) -> list[AuditEntry]:
         rows = await info.context.loaders.history.load(str(self.id))
-        return [AuditEntry.from_props(r) for r in rows]
+        return [AuditEntry.from_props(history_entry(r)) for r in rows]
 
 
 @strawberry.type
@@ -287,7 +287,14 @@ class ImportCIItem:
     criticality: str | None = None
     owner: str | None = None
     description: str | None = None
-    attributes: JSON | None = None
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Attributes to set; those left out or null keep their value."
+    )
+    clear: list[str] | None = strawberry.field(
+        default=None,
+        description="Fields (owner, description) and attributes to remove, e.g. ['os']; "
+        "refused for one that another source is authoritative for.",
+    )
 
 
 @strawberry.input(description="A relationship; each end is a key of this import or a CI id.")

@@ -224,9 +224,66 @@ def test_history_records_every_change_of_a_ci(api: Api, store: Store) -> None:
         "query($id: ID!) { ci(id: $id) { history { action actor before after } } }",
         {"id": db["id"]},
     )["ci"]["history"]
-    assert history[0]["before"] == {"attr_engine": "PostgreSQL 15"}
-    assert history[0]["after"] == {"attr_engine": "PostgreSQL 16"}
+    assert history[0]["before"] == {"attributes.engine": "PostgreSQL 15"}
+    assert history[0]["after"] == {"attributes.engine": "PostgreSQL 16"}
     assert history[0]["actor"] == "test agent"
+
+
+def storage_names(values: Any) -> list[str]:
+    """Every key in an audit before/after that is a storage name rather than a user's one."""
+    if isinstance(values, dict):
+        own = [k for k in values if k.startswith(("attr_", "src_"))]
+        return own + [n for v in values.values() for n in storage_names(v)]
+    if isinstance(values, list):
+        return [n for v in values for n in storage_names(v)]
+    return []
+
+
+def test_history_names_attributes_and_sources_as_users_know_them(api: Api) -> None:
+    imported = run_import(
+        api,
+        "discovery",
+        [
+            {"key": "h", "ciClass": "Server", "name": "esx-01", "attributes": {"os": "ESXi 8"}},
+            {"key": "v", "ciClass": "VirtualMachine", "name": "vm-01"},
+        ],
+        [{"sourceKey": "v", "type": "HOSTED_ON", "targetKey": "h"}],
+    )
+    host, vm = (i["ciId"] for i in imported["items"])
+    run_import(
+        api,
+        "discovery",
+        [
+            {
+                "ciClass": "Server",
+                "name": "esx-01",
+                "description": "ESX host",
+                "attributes": {"os": "ESXi 8u3"},
+            }
+        ],
+    )
+    db = ci(api, "orders-db", "Database", engine="PostgreSQL 16")
+    relate(api, db["id"], "RUNS_ON", host)
+    query = "query($id: ID!) { ci(id: $id) { history { action before after } } }"
+    entries = [e for i in (host, vm, db["id"]) for e in api.ok(query, {"id": i})["ci"]["history"]]
+    assert {e["action"] for e in entries} == {"create", "update", "relate"}
+    assert [n for e in entries for n in storage_names([e["before"], e["after"]])] == []
+
+    host_history = api.ok(query, {"id": host})["ci"]["history"]
+    update, create = host_history
+    assert update["before"] == {"attributes.os": "ESXi 8", "description": None}
+    assert update["after"] == {
+        "attributes.os": "ESXi 8u3",
+        "description": "ESX host",
+        "source of description": "discovery",
+        "source of os": "discovery",
+    }
+    assert create["after"]["attributes.os"] == "ESXi 8"
+    assert create["after"]["source of name"] == "discovery"
+    vm_relate = next(
+        e for e in api.ok(query, {"id": vm})["ci"]["history"] if e["action"] == "relate"
+    )
+    assert vm_relate["after"]["relationships"][0]["type"] == "HOSTED_ON"
 
 
 def test_paging_visits_every_ci_once_in_order_even_among_equal_keys(api: Api) -> None:

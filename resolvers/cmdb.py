@@ -182,9 +182,7 @@ class CMDBQuery:
         if f.criticality is not None:
             cmdb.criticality(f.criticality, field_name="filter.criticality")
         attrs = _json_object(f.attributes, "filter.attributes")
-        text = ci_cypher.fulltext_query(f.search) if f.search else None
-        if f.search is not None and text is None:
-            raise ValidationFailed("filter.search", "empty", "search needs at least one word")
+        text = cmdb.full_text_search(f.search) if f.search is not None else None
         order = order_by or CIOrder()
         field = order.field.value
         cursor = decode_cursor(after, 2) if after else None
@@ -206,7 +204,7 @@ class CMDBQuery:
                 limit=first + 1,
             )
 
-        rows, total = await ctx.run(ctx.store.read, read)
+        rows, total = await ctx.run(ctx.store.read, cmdb.full_text_errors(read))
         for row, _ in rows:
             ctx.loaders.ci.prime(row["id"], row)
         edges = [

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from core.errors import ValidationFailed
+from domain import cmdb
+from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store
 from tests.conftest import Api
 from tests.test_import import run_import
@@ -318,3 +323,56 @@ def test_paging_visits_every_ci_once_in_order_even_among_equal_keys(api: Api) ->
             seen, key=lambda n: (n[key], n["id"]), reverse=order["direction"] == "DESC"
         )
         assert seen == expected, order
+
+
+SEARCH = "query($s: String!) { cis(filter: {search: $s}) { totalCount edges { node { name } } } }"
+
+
+def test_a_search_beyond_the_full_text_limits_is_a_typed_error_naming_the_limit(
+    api: Api,
+) -> None:
+    ci(api, "orders-db", "Database")
+    cases = [
+        ("o" * 1001, "too_long", 1000),
+        ("orders " + "x" * 201, "word_too_long", 200),
+        (" ".join(f"w{i}" for i in range(33)), "too_many_words", 32),
+        (" ".join(f"w{i}" for i in range(1100)), "too_long", 1000),
+        ("- AND --", "empty", None),
+    ]
+    for text, reason, limit in cases:
+        body = api.post(SEARCH, {"s": text}).json()
+        ext = body["errors"][0]["extensions"]
+        assert (ext["code"], ext["field"], ext["reason"], ext.get("limit")) == (
+            "BAD_USER_INPUT",
+            "filter.search",
+            reason,
+            limit,
+        ), text[:40]
+        assert body["errors"][0]["message"] != "Internal server error"
+    at_the_limits = [
+        "orders " + "o" * 199,
+        " ".join(["orders"] * 32),
+        "orders " + " ".join(["d"] * 31),
+    ]
+    for text in at_the_limits:
+        assert api.ok(SEARCH, {"s": text})["cis"]["totalCount"] in (0, 1)
+    assert api.ok(SEARCH, {"s": " ".join(["orders"] * 32)})["cis"]["totalCount"] == 1
+
+
+def test_whatever_the_full_text_index_refuses_is_a_typed_error(store: Store) -> None:
+    """Bounded input should never reach a Lucene failure; should one come, it is the search's."""
+
+    def read(tx: Any) -> Any:
+        return ci_cypher.search(
+            tx,
+            filters={},
+            text="orders AND",  # what fulltext_words never builds: a dangling operator
+            order_field="name",
+            descending=False,
+            after=None,
+            limit=5,
+        )
+
+    with pytest.raises(ValidationFailed) as refused:
+        store.read(cmdb.full_text_errors(read))
+    assert (refused.value.field, refused.value.reason) == ("filter.search", "search_not_understood")

@@ -491,12 +491,16 @@ def neighbourhood(
     return [dict(n) for n in record["nodes"]], [dict(e) for e in record["edges"]]
 
 
-def fulltext_query(text: str) -> str | None:
-    """Plain words to a Lucene query: every word must match, as a prefix.
+def fulltext_words(text: str) -> list[str]:
+    """The words of a search as the index's analyzer splits names ("orders-db" is two words).
 
-    Words are split the way the index's analyzer splits names ("orders-db" is two words), and
-    only letters and digits pass, so no input can inject Lucene syntax.
+    Only letters and digits pass, and Lucene's operator words are dropped, so no input can
+    inject Lucene syntax.
     """
     words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    words = [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
-    return " AND ".join(f"{w}*" for w in words) or None
+    return [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
+
+
+def fulltext_query(words: Sequence[str]) -> str:
+    """Plain words to a Lucene query: every word must match, as a prefix."""
+    return " AND ".join(f"{w}*" for w in words)

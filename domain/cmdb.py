@@ -69,9 +69,29 @@ class RelationshipType:
         )
 
 
-_COMMON = frozenset({"vendor", "location", "environment", "version", "url"})
+# `sourceType`: the class name the sending tool used ("Notebook", "cmdb_ci_computer"), so an
+# import that maps a tool's classes onto these keeps what the tool said.
+_COMMON = frozenset({"vendor", "location", "environment", "version", "url", "sourceType"})
 
 _AUTHORITATIVE_HW = {"serialNumber": "asset-register"}
+
+# Hardware people carry, sit at or print on: the asset register knows its serial numbers and
+# asset tags; who has it is an attribute until persons are CIs.
+_ASSET = frozenset({"serialNumber", "assetTag", "model", "assignedUser", "purchaseDate"})
+_ASSET_IDENTIFICATION = (("serialNumber",), ("assetTag",), ("name",))
+_AUTHORITATIVE_ASSET = {"serialNumber": "asset-register", "assetTag": "asset-register"}
+_END_USER_COMPUTER = _COMMON | _ASSET | {"os", "hostname", "ip", "macAddress", "cpu", "memoryGb"}
+
+
+def _asset_class(name: str, attributes: frozenset[str], description: str) -> CIClass:
+    return CIClass(
+        name,
+        attributes,
+        identification=_ASSET_IDENTIFICATION,
+        description=description,
+        authoritative=_AUTHORITATIVE_ASSET,
+    )
+
 
 CI_CLASSES: dict[str, CIClass] = {
     c.name: c
@@ -104,12 +124,35 @@ CI_CLASSES: dict[str, CIClass] = {
             authoritative=_AUTHORITATIVE_HW,
         ),
         CIClass("Document", _COMMON | {"kind"}),
+        _asset_class("Laptop", _END_USER_COMPUTER, "a portable end-user computer"),
+        _asset_class("Desktop", _END_USER_COMPUTER, "a workstation at a desk"),
+        _asset_class(
+            "ThinClient", _END_USER_COMPUTER | {"broker"}, "a terminal for a remote desktop"
+        ),
+        _asset_class(
+            "MobilePhone",
+            _COMMON | _ASSET | {"os", "imei", "phoneNumber"},
+            "a company phone or tablet",
+        ),
+        _asset_class(
+            "Printer",
+            _COMMON | _ASSET | {"ip", "hostname", "macAddress", "colour", "duplex"},
+            "a printer or multi-function device",
+        ),
+        _asset_class("Monitor", _COMMON | _ASSET | {"sizeInches", "resolution"}, "a display"),
+        _asset_class(
+            "Hardware",
+            _COMMON | _ASSET | {"kind", "ip"},
+            "any other piece of equipment: docking station, scanner, UPS, badge reader",
+        ),
     )
 }
 
 _ANY = frozenset({"*"})
 _COMPUTE = frozenset({"Server", "VirtualMachine", "Container"})
 _SOFTWARE = frozenset({"Service", "Application", "Database", "Container"})
+_END_USER_COMPUTERS = frozenset({"Laptop", "Desktop", "ThinClient"})
+_ON_THE_NETWORK = _END_USER_COMPUTERS | {"MobilePhone", "Printer", "Hardware"}
 
 RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
     r.name: r
@@ -141,9 +184,16 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
         RelationshipType(
             "CONNECTS_TO",
             Propagation.TO_SOURCE,
-            frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}),
+            frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}) | _ON_THE_NETWORK,
             frozenset({"NetworkDevice", "Storage", "Server"}),
             "reaches the network through the target",
+        ),
+        RelationshipType(
+            "ATTACHED_TO",
+            Propagation.TO_SOURCE,
+            frozenset({"Monitor", "Printer", "Hardware"}),
+            _END_USER_COMPUTERS | {"Server"},
+            "a peripheral plugged into a computer, useless when it is down",
         ),
         RelationshipType(
             "SYNCS_WITH",

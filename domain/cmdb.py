@@ -62,6 +62,16 @@ class RelationshipType:
     sources: frozenset[str]  # CI class names, or "*" for any
     targets: frozenset[str]
     description: str = ""
+    # How each end speaks of the other: "checkout depends on orders-db" (the source's phrase),
+    # "orders-db is needed by checkout" (the target's). Impact reasons are told from either.
+    phrase: str = ""
+    inverse: str = ""
+
+    def seen_from(self, source: bool) -> str:
+        """The relationship as the CI at one end says it of the other: its source or target."""
+        if source:
+            return self.phrase or self.name.lower().replace("_", " ")
+        return self.inverse or f"is linked by {self.name} to"
 
     def allows(self, source_class: str, target_class: str) -> bool:
         return ("*" in self.sources or source_class in self.sources) and (
@@ -158,7 +168,13 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
     r.name: r
     for r in (
         RelationshipType(
-            "DEPENDS_ON", Propagation.TO_SOURCE, _ANY, _ANY, "the source needs the target to work"
+            "DEPENDS_ON",
+            Propagation.TO_SOURCE,
+            _ANY,
+            _ANY,
+            "the source needs the target to work",
+            "depends on",
+            "is needed by",
         ),
         RelationshipType(
             "RUNS_ON",
@@ -166,6 +182,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             _SOFTWARE,
             _COMPUTE,
             "software runs on compute",
+            "runs on",
+            "runs",
         ),
         RelationshipType(
             "HOSTED_ON",
@@ -173,6 +191,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"VirtualMachine", "Container", "Server"}),
             frozenset({"Server", "VirtualMachine"}),
             "a guest hosted on a host",
+            "is hosted on",
+            "hosts",
         ),
         RelationshipType(
             "STORED_ON",
@@ -180,6 +200,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"Database", "Server", "VirtualMachine"}),
             frozenset({"Storage"}),
             "data lives on storage",
+            "is stored on",
+            "stores",
         ),
         RelationshipType(
             "CONNECTS_TO",
@@ -187,6 +209,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}) | _ON_THE_NETWORK,
             frozenset({"NetworkDevice", "Storage", "Server"}),
             "reaches the network through the target",
+            "connects to",
+            "connects",
         ),
         RelationshipType(
             "ATTACHED_TO",
@@ -194,6 +218,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"Monitor", "Printer", "Hardware"}),
             _END_USER_COMPUTERS | {"Server"},
             "a peripheral plugged into a computer, useless when it is down",
+            "is attached to",
+            "has attached",
         ),
         RelationshipType(
             "SYNCS_WITH",
@@ -201,12 +227,26 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"Database", "Storage"}),
             frozenset({"Database", "Storage"}),
             "synchronous replication: either side failing stalls the other",
+            "syncs with",
+            "syncs with",
         ),
         RelationshipType(
-            "PART_OF", Propagation.TO_TARGET, _ANY, _ANY, "a component of a larger whole"
+            "PART_OF",
+            Propagation.TO_TARGET,
+            _ANY,
+            _ANY,
+            "a component of a larger whole",
+            "is part of",
+            "is made up of",
         ),
         RelationshipType(
-            "DOCUMENTED_BY", Propagation.NONE, _ANY, frozenset({"Document"}), "documentation"
+            "DOCUMENTED_BY",
+            Propagation.NONE,
+            _ANY,
+            frozenset({"Document"}),
+            "documentation",
+            "is documented by",
+            "documents",
         ),
     )
 }
@@ -223,7 +263,8 @@ def extend_registry(config: Mapping[str, Any]) -> None:
     {"classes": {"LoadBalancer": {"attributes": ["vip"], "identification": [["serialNumber"]],
       "authoritative": {"serialNumber": "asset-register"}, "extends": "NetworkDevice"}},
      "relationshipTypes": {"REPLICATES_TO": {"propagation": "none",
-      "sources": ["Database"], "targets": ["Database"]}}}
+      "sources": ["Database"], "targets": ["Database"],
+      "phrase": "replicates to", "inverse": "is replicated from"}}}
     """
     for name, spec in dict(config.get("classes", {})).items():
         if not _CLASS_NAME.match(name):
@@ -249,6 +290,8 @@ def extend_registry(config: Mapping[str, Any]) -> None:
             frozenset(spec.get("sources", ["*"])),
             frozenset(spec.get("targets", ["*"])),
             spec.get("description", ""),
+            spec.get("phrase", ""),
+            spec.get("inverse", ""),
         )
 
 

@@ -107,6 +107,14 @@ class PropagationGraph(Protocol):
     def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
         """For each CI, the relationships through which it needs another one."""
 
+    def name(self, ci_id: str) -> str:
+        """What people call a CI the walks reached, for the reasons."""
+
+
+def _as_seen_by(ci_id: str, edge: Edge) -> str:
+    """The relationship as the CI at one of its ends says it of the other."""
+    return RELATIONSHIP_TYPES[edge.type].seen_from(edge.source == ci_id)
+
 
 def check_request(max_depth: int, relationship_types: Iterable[str] | None) -> list[str]:
     if max_depth < 1 or max_depth > MAX_DEPTH:
@@ -234,7 +242,8 @@ def _impact(
             )
             verdict = by_group.get(ci)
             if r.parents:
-                r.reason = f"{r.parents[0][1].type} a failed CI"
+                provider, edge = r.parents[0]
+                r.reason = f"{_as_seen_by(ci, edge)} {graph.name(provider)}, which failed"
             elif verdict is not None:
                 r.parents = [(m, verdict.members[m]) for m in verdict.failed]
                 r.reason = (
@@ -267,7 +276,7 @@ def _dependencies(
                     continue
                 provider.parents.append((dependant, edge))
                 if provider.reason is None:
-                    provider.reason = f"needed through {edge.type}"
+                    provider.reason = f"{_as_seen_by(edge.provider, edge)} {graph.name(dependant)}"
                     if edge.group:
                         provider.reason += (
                             f" (redundancy group {edge.group!r}, {edge.min_up} needed)"
@@ -359,6 +368,10 @@ class _StoredGraph:
             self._groups_read.add((dependant, group))
             groups.append((dependant, group, {m[0]: _member(group, m) for m in members}))
         return Walk(found["reached"], groups)
+
+    def name(self, ci_id: str) -> str:
+        shown = self.details.get(ci_id)
+        return str(shown["ci"]["name"]) if shown else ci_id
 
     def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
         found = ci_cypher.provider_edges(self._tx, ids, self._types)

@@ -126,7 +126,7 @@ def test_a_host_failure_travels_through_the_database_to_the_service(
         "shop": 4,
     }
     app = next(a for a in result["affected"] if a["ci"]["name"] == "app")
-    assert app["reason"] == "DEPENDS_ON a failed CI"
+    assert app["reason"] == "depends on db, which failed"
     assert app["paths"] == [
         [
             {"sourceId": shop["vm3"], "type": "HOSTED_ON", "targetId": shop["host1"]},
@@ -159,6 +159,31 @@ def test_both_way_and_part_of_propagation(api: Api, shop: dict[str, str]) -> Non
     assert names(impact(api, shop["replica"])) == {"db": 1, "app": 2, "shop": 3}
     assert names(impact(api, shop["node1"])) == {"cluster": 1}
     assert names(impact(api, shop["cluster"])) == {}
+
+
+def reasons(result: dict[str, Any]) -> dict[str, str]:
+    return {a["ci"]["name"]: a["reason"] for a in result["affected"]}
+
+
+def test_every_reason_is_told_from_the_affected_ci_side(api: Api, shop: dict[str, str]) -> None:
+    assert reasons(impact(api, shop["node1"])) == {"cluster": "is made up of node1, which failed"}
+    assert reasons(impact(api, shop["replica"])) == {
+        "db": "syncs with replica, which failed",
+        "app": "depends on db, which failed",
+        "shop": "depends on app, which failed",
+    }
+    assert reasons(impact(api, shop["db"]))["replica"] == "syncs with db, which failed"
+    from_host = reasons(impact(api, shop["host1"]))
+    assert from_host["vm3"] == "is hosted on host1, which failed"
+    assert from_host["db"] == "runs on vm3, which failed"
+    from_switch = reasons(impact(api, shop["switch"]))
+    assert from_switch["host1"] == "connects to switch, which failed"
+    needs = reasons(impact(api, shop["shop"], direction="UPSTREAM"))
+    assert needs["app"] == "is needed by shop"
+    assert needs["vm3"] == "runs db"
+    assert needs["host2"] == "hosts vm2"
+    assert needs["switch"] in ("connects host1", "connects host2")
+    assert needs["vm1"] == "runs app (redundancy group 'web', 1 needed)"
 
 
 def test_depth_and_type_filters(api: Api, shop: dict[str, str]) -> None:
@@ -302,8 +327,12 @@ def test_answers_match_the_one_hop_at_a_time_model_on_random_graphs(api: Api) ->
                     assert a["reason"] == want.reason, label
                     groups_exhausted += 1
                 else:
-                    parent_types = {e.type for _, e in want.parents}
-                    assert any(t in a["reason"] for t in parent_types), (label, a["reason"])
+                    # Told from the affected CI's side, naming a CI it needs that failed (or,
+                    # upstream, a CI that needs it).
+                    parents = {name_of[p] for p, _ in want.parents}
+                    named = a["reason"].removesuffix(", which failed").split(" (")[0]
+                    assert named.rsplit(" ", 1)[-1] in parents, (label, a["reason"])
+                    assert a["reason"].endswith(", which failed") == (direction == "DOWNSTREAM")
                 assert a["paths"], label
                 for path in a["paths"]:
                     # An exhausted group falls with its last member, but a path runs through

@@ -52,6 +52,14 @@ class Step:
     source: str
     type: str
     target: str
+    # Whether the walk crosses the relationship from its source to its target.
+    forward: bool = True
+
+
+class PathDirection(enum.StrEnum):
+    ANY = "any"  # any relationship, either way: how two CIs are connected at all
+    DOWNSTREAM = "downstream"  # the way a failure of the first CI travels to the second
+    UPSTREAM = "upstream"  # the way the first CI needs the second
 
 
 @dataclass
@@ -305,7 +313,8 @@ def _fill_paths(reached: dict[str, Reached], root: str) -> None:
             if parent not in memo or reached[parent].depth >= r.depth:
                 continue
             for head in memo[parent]:
-                paths.append([*head, Step(edge.source, edge.type, edge.target)])
+                step = Step(edge.source, edge.type, edge.target, edge.source == parent)
+                paths.append([*head, step])
                 if len(paths) >= MAX_PATHS_PER_CI:
                     break
             if len(paths) >= MAX_PATHS_PER_CI:
@@ -336,13 +345,8 @@ class _StoredGraph:
         max_depth: int,
         properties: Sequence[str] | None,
     ) -> None:
-        def named(p: Propagation) -> tuple[str, ...]:
-            return tuple(sorted(t for t in types if RELATIONSHIP_TYPES[t].propagation is p))
-
         self._tx = tx
-        self._types = ci_cypher.Propagating(
-            named(Propagation.TO_SOURCE), named(Propagation.TO_TARGET), named(Propagation.BOTH)
-        )
+        self._types = _propagating(types)
         self._upstream = direction is Direction.UPSTREAM
         self._max_depth = max_depth
         self.properties = properties
@@ -379,6 +383,54 @@ class _StoredGraph:
             ci: [Edge(p, s, t, e, g, int(m or 1)) for p, s, t, e, g, m in rows]
             for ci, rows in found.items()
         }
+
+
+def _propagating(types: Iterable[str]) -> ci_cypher.Propagating:
+    """The relationship types by the way a failure travels along them; the others left out."""
+
+    chosen = list(types)
+
+    def named(p: Propagation) -> tuple[str, ...]:
+        return tuple(sorted(t for t in chosen if RELATIONSHIP_TYPES[t].propagation is p))
+
+    return ci_cypher.Propagating(
+        named(Propagation.TO_SOURCE), named(Propagation.TO_TARGET), named(Propagation.BOTH)
+    )
+
+
+def path_between(
+    tx: ManagedTransaction,
+    from_id: str,
+    to_id: str,
+    types: Sequence[str],
+    *,
+    max_depth: int,
+    direction: PathDirection = PathDirection.ANY,
+) -> list[Step] | None:
+    """A shortest path from one CI to another, each step saying which way the walk crosses it.
+
+    DOWNSTREAM follows only the way a failure travels (as impact does, though a redundancy
+    group on the way may yet spare what lies beyond it); UPSTREAM the way a CI needs another.
+    """
+    if direction is PathDirection.ANY:
+        rows = ci_cypher.shortest_path(tx, from_id, to_id, types, max_depth)
+    else:
+        rows = ci_cypher.propagation_path(
+            tx,
+            from_id,
+            to_id,
+            _propagating(types),
+            upstream=direction is PathDirection.UPSTREAM,
+            max_depth=max_depth,
+        )
+    if rows is None:
+        return None
+    steps, here = [], from_id
+    for row in rows:
+        forward = row["s"] == here
+        steps.append(Step(row["s"], row["type"], row["t"], forward))
+        here = row["t"] if forward else row["s"]
+    return steps
 
 
 def _member(group: str, row: Sequence[Any]) -> Edge:

@@ -374,11 +374,26 @@ class ImpactDirection(enum.Enum):
     UPSTREAM = "upstream"
 
 
+@strawberry.enum(
+    description="Which way a path may cross relationships: ANY (either way, any type), "
+    "DOWNSTREAM (only the way a failure of the first CI travels, as impact follows it), "
+    "UPSTREAM (only the way the first CI needs the second, as dependencies follow it)."
+)
+class PathDirection(enum.Enum):
+    ANY = "any"
+    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream"
+
+
 @strawberry.type(description="One relationship on a path: source -[type]-> target.")
 class PathStep:
     source_id: strawberry.ID
     type: str
     target_id: strawberry.ID
+    forward: bool = strawberry.field(
+        description="True when the walk crosses it from source to target, false when against "
+        "it; a subgraph's relationships are listed source to target, so always true there."
+    )
 
 
 @strawberry.type
@@ -425,6 +440,12 @@ class ImpactAnalysis:
 class Subgraph:
     nodes: list[ConfigurationItem]
     edges: list[PathStep]
+    truncated: bool = strawberry.field(
+        description="True when maxNodes cut the answer: more CIs are within the depth."
+    )
+    omitted_nodes: int = strawberry.field(
+        description="How many CIs within the depth were left out by maxNodes."
+    )
     json: JSON
     dot: str
     mermaid: str

@@ -369,3 +369,80 @@ def test_the_answer_shows_whatever_ci_fields_are_asked_for(api: Api, shop: dict[
     db = next(a["ci"] for a in wide["affected"] if a["ci"]["name"] == "db")
     assert db["attributes"] == {"engine": "PostgreSQL 16"}
     assert db["version"] == 2 and db["updatedAt"] is not None
+
+
+PATH = """query($a: ID!, $b: ID!, $types: [String!], $dir: PathDirection) {
+  path(fromId: $a, toId: $b, relationshipTypes: $types, direction: $dir) {
+    sourceId type targetId forward
+  }
+}"""
+
+
+def path(
+    api: Api, a: str, b: str, direction: str | None = None, types: list[str] | None = None
+) -> list[dict[str, Any]] | None:
+    way = {"dir": direction} if direction else {}  # left out: the default
+    found: list[dict[str, Any]] | None = api.ok(PATH, {"a": a, "b": b, "types": types, **way})[
+        "path"
+    ]
+    return found
+
+
+def test_a_directed_path_follows_the_way_a_failure_travels(api: Api, shop: dict[str, str]) -> None:
+    # vm1 and vm3 share host1, but neither failing touches the other.
+    between_vms = path(api, shop["vm1"], shop["vm3"], types=["HOSTED_ON"])
+    assert between_vms == [
+        {"sourceId": shop["vm1"], "type": "HOSTED_ON", "targetId": shop["host1"], "forward": True},
+        {"sourceId": shop["vm3"], "type": "HOSTED_ON", "targetId": shop["host1"], "forward": False},
+    ]
+    assert path(api, shop["vm1"], shop["vm3"], "DOWNSTREAM", ["HOSTED_ON"]) is None
+    assert path(api, shop["vm1"], shop["vm3"], "ANY", ["HOSTED_ON"]) == between_vms
+
+    # The database's failure reaches the service against every relationship's direction.
+    down = path(api, shop["db"], shop["shop"], "DOWNSTREAM")
+    assert down == [
+        {"sourceId": shop["app"], "type": "DEPENDS_ON", "targetId": shop["db"], "forward": False},
+        {"sourceId": shop["shop"], "type": "DEPENDS_ON", "targetId": shop["app"], "forward": False},
+    ]
+    assert path(api, shop["shop"], shop["db"], "DOWNSTREAM") is None
+    up = path(api, shop["shop"], shop["db"], "UPSTREAM")
+    assert up is not None and [s["forward"] for s in up] == [True, True]
+    # PART_OF carries a failure from the part to the whole; documentation carries none.
+    assert path(api, shop["node1"], shop["cluster"], "DOWNSTREAM") == [
+        {"sourceId": shop["node1"], "type": "PART_OF", "targetId": shop["cluster"], "forward": True}
+    ]
+    assert path(api, shop["cluster"], shop["node1"], "DOWNSTREAM") is None
+    assert path(api, shop["runbook"], shop["app"], "DOWNSTREAM") is None
+    assert path(api, shop["runbook"], shop["app"]) is not None
+
+    # Impact paths say the same of each step.
+    walked = api.ok(
+        "query($id: ID!) { impact(ciId: $id) { affected { ci { name } "
+        "paths { sourceId type targetId forward } } } }",
+        {"id": shop["db"]},
+    )["impact"]
+    app = next(a for a in walked["affected"] if a["ci"]["name"] == "app")
+    assert app["paths"] == [
+        [{"sourceId": shop["app"], "type": "DEPENDS_ON", "targetId": shop["db"], "forward": False}]
+    ]
+
+
+SUBGRAPH = """query($id: ID!, $max: Int!) {
+  subgraph(ciId: $id, depth: 2, maxNodes: $max) { nodes { name } truncated omittedNodes }
+}"""
+
+
+def test_a_subgraph_cut_by_max_nodes_says_how_much_it_left_out(
+    api: Api, shop: dict[str, str]
+) -> None:
+    # Within two hops of app: shop, vm1, vm2, db, runbook, host1, host2, vm3, replica.
+    whole = api.ok(SUBGRAPH, {"id": shop["app"], "max": 100})["subgraph"]
+    assert len(whole["nodes"]) == 10
+    assert (whole["truncated"], whole["omittedNodes"]) == (False, 0)
+    exact = api.ok(SUBGRAPH, {"id": shop["app"], "max": 10})["subgraph"]
+    assert (len(exact["nodes"]), exact["truncated"], exact["omittedNodes"]) == (10, False, 0)
+    cut = api.ok(SUBGRAPH, {"id": shop["app"], "max": 4})["subgraph"]
+    assert (len(cut["nodes"]), cut["truncated"], cut["omittedNodes"]) == (4, True, 6)
+    alone = api.ok(SUBGRAPH, {"id": shop["app"], "max": 1})["subgraph"]
+    assert alone["nodes"] == [{"name": "app"}]
+    assert (alone["truncated"], alone["omittedNodes"]) == (True, 9)

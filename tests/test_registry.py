@@ -33,6 +33,8 @@ def extended_registry(tmp_path: Path) -> Iterator[None]:
                         "propagation": "to_target",
                         "sources": ["LoadBalancer"],
                         "targets": ["Application"],
+                        "phrase": "balances",
+                        "inverse": "is balanced by",
                     }
                 },
             }
@@ -74,6 +76,8 @@ def test_configured_class_and_relationship_type_work_end_to_end(
     assert again["items"][0]["status"] == "UPDATED"  # identified by its VIP
     lb = result["items"][0]["ciId"]
     assert names(impact(api, lb)) == {"storefront": 1}
+    reason = impact(api, lb)["affected"][0]["reason"]
+    assert reason == "is balanced by renamed, which failed"
     wrong = run_import(
         api, "netops", [{"ciClass": "LoadBalancer", "name": "x", "attributes": {"colour": "red"}}]
     )

@@ -10,14 +10,18 @@ import enum
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from neo4j import ManagedTransaction
+from neo4j.exceptions import ClientError
 
 from core import links
 from core.errors import ValidationFailed
 from core.record_types import Criticality as Criticality
 from core.record_types import Lifecycle as Lifecycle
+from graphdb.cypher import ci as ci_cypher
 
 
 class Propagation(enum.StrEnum):
@@ -47,6 +51,16 @@ class RelationshipType:
     sources: frozenset[str]  # CI class names, or "*" for any
     targets: frozenset[str]
     description: str = ""
+    # How each end speaks of the other: "checkout depends on orders-db" (the source's phrase),
+    # "orders-db is needed by checkout" (the target's). Impact reasons are told from either.
+    phrase: str = ""
+    inverse: str = ""
+
+    def seen_from(self, source: bool) -> str:
+        """The relationship as the CI at one end says it of the other: its source or target."""
+        if source:
+            return self.phrase or self.name.lower().replace("_", " ")
+        return self.inverse or f"is linked by {self.name} to"
 
     def allows(self, source_class: str, target_class: str) -> bool:
         return ("*" in self.sources or source_class in self.sources) and (
@@ -54,9 +68,29 @@ class RelationshipType:
         )
 
 
-_COMMON = frozenset({"vendor", "location", "environment", "version", "url"})
+# `sourceType`: the class name the sending tool used ("Notebook", "cmdb_ci_computer"), so an
+# import that maps a tool's classes onto these keeps what the tool said.
+_COMMON = frozenset({"vendor", "location", "environment", "version", "url", "sourceType"})
 
 _AUTHORITATIVE_HW = {"serialNumber": "asset-register"}
+
+# Hardware people carry, sit at or print on: the asset register knows its serial numbers and
+# asset tags; who has it is an attribute until persons are CIs.
+_ASSET = frozenset({"serialNumber", "assetTag", "model", "assignedUser", "purchaseDate"})
+_ASSET_IDENTIFICATION = (("serialNumber",), ("assetTag",), ("name",))
+_AUTHORITATIVE_ASSET = {"serialNumber": "asset-register", "assetTag": "asset-register"}
+_END_USER_COMPUTER = _COMMON | _ASSET | {"os", "hostname", "ip", "macAddress", "cpu", "memoryGb"}
+
+
+def _asset_class(name: str, attributes: frozenset[str], description: str) -> CIClass:
+    return CIClass(
+        name,
+        attributes,
+        identification=_ASSET_IDENTIFICATION,
+        description=description,
+        authoritative=_AUTHORITATIVE_ASSET,
+    )
+
 
 CI_CLASSES: dict[str, CIClass] = {
     c.name: c
@@ -89,18 +123,47 @@ CI_CLASSES: dict[str, CIClass] = {
             authoritative=_AUTHORITATIVE_HW,
         ),
         CIClass("Document", _COMMON | {"kind"}),
+        _asset_class("Laptop", _END_USER_COMPUTER, "a portable end-user computer"),
+        _asset_class("Desktop", _END_USER_COMPUTER, "a workstation at a desk"),
+        _asset_class(
+            "ThinClient", _END_USER_COMPUTER | {"broker"}, "a terminal for a remote desktop"
+        ),
+        _asset_class(
+            "MobilePhone",
+            _COMMON | _ASSET | {"os", "imei", "phoneNumber"},
+            "a company phone or tablet",
+        ),
+        _asset_class(
+            "Printer",
+            _COMMON | _ASSET | {"ip", "hostname", "macAddress", "colour", "duplex"},
+            "a printer or multi-function device",
+        ),
+        _asset_class("Monitor", _COMMON | _ASSET | {"sizeInches", "resolution"}, "a display"),
+        _asset_class(
+            "Hardware",
+            _COMMON | _ASSET | {"kind", "ip"},
+            "any other piece of equipment: docking station, scanner, UPS, badge reader",
+        ),
     )
 }
 
 _ANY = frozenset({"*"})
 _COMPUTE = frozenset({"Server", "VirtualMachine", "Container"})
 _SOFTWARE = frozenset({"Service", "Application", "Database", "Container"})
+_END_USER_COMPUTERS = frozenset({"Laptop", "Desktop", "ThinClient"})
+_ON_THE_NETWORK = _END_USER_COMPUTERS | {"MobilePhone", "Printer", "Hardware"}
 
 RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
     r.name: r
     for r in (
         RelationshipType(
-            "DEPENDS_ON", Propagation.TO_SOURCE, _ANY, _ANY, "the source needs the target to work"
+            "DEPENDS_ON",
+            Propagation.TO_SOURCE,
+            _ANY,
+            _ANY,
+            "the source needs the target to work",
+            "depends on",
+            "is needed by",
         ),
         RelationshipType(
             "RUNS_ON",
@@ -108,6 +171,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             _SOFTWARE,
             _COMPUTE,
             "software runs on compute",
+            "runs on",
+            "runs",
         ),
         RelationshipType(
             "HOSTED_ON",
@@ -115,6 +180,8 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"VirtualMachine", "Container", "Server"}),
             frozenset({"Server", "VirtualMachine"}),
             "a guest hosted on a host",
+            "is hosted on",
+            "hosts",
         ),
         RelationshipType(
             "STORED_ON",
@@ -122,13 +189,26 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"Database", "Server", "VirtualMachine"}),
             frozenset({"Storage"}),
             "data lives on storage",
+            "is stored on",
+            "stores",
         ),
         RelationshipType(
             "CONNECTS_TO",
             Propagation.TO_SOURCE,
-            frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}),
+            frozenset({"Server", "VirtualMachine", "NetworkDevice", "Storage"}) | _ON_THE_NETWORK,
             frozenset({"NetworkDevice", "Storage", "Server"}),
             "reaches the network through the target",
+            "connects to",
+            "connects",
+        ),
+        RelationshipType(
+            "ATTACHED_TO",
+            Propagation.TO_SOURCE,
+            frozenset({"Monitor", "Printer", "Hardware"}),
+            _END_USER_COMPUTERS | {"Server"},
+            "a peripheral plugged into a computer, useless when it is down",
+            "is attached to",
+            "has attached",
         ),
         RelationshipType(
             "SYNCS_WITH",
@@ -136,12 +216,26 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
             frozenset({"Database", "Storage"}),
             frozenset({"Database", "Storage"}),
             "synchronous replication: either side failing stalls the other",
+            "syncs with",
+            "syncs with",
         ),
         RelationshipType(
-            "PART_OF", Propagation.TO_TARGET, _ANY, _ANY, "a component of a larger whole"
+            "PART_OF",
+            Propagation.TO_TARGET,
+            _ANY,
+            _ANY,
+            "a component of a larger whole",
+            "is part of",
+            "is made up of",
         ),
         RelationshipType(
-            "DOCUMENTED_BY", Propagation.NONE, _ANY, frozenset({"Document"}), "documentation"
+            "DOCUMENTED_BY",
+            Propagation.NONE,
+            _ANY,
+            frozenset({"Document"}),
+            "documentation",
+            "is documented by",
+            "documents",
         ),
     )
 }
@@ -173,7 +267,8 @@ def extend_registry(config: Mapping[str, Any]) -> None:
     {"classes": {"LoadBalancer": {"attributes": ["vip"], "identification": [["serialNumber"]],
       "authoritative": {"serialNumber": "asset-register"}, "extends": "NetworkDevice"}},
      "relationshipTypes": {"REPLICATES_TO": {"propagation": "none",
-      "sources": ["Database"], "targets": ["Database"]}}}
+      "sources": ["Database"], "targets": ["Database"],
+      "phrase": "replicates to", "inverse": "is replicated from"}}}
     """
     for name, spec in dict(config.get("classes", {})).items():
         if not _CLASS_NAME.match(name):
@@ -199,6 +294,8 @@ def extend_registry(config: Mapping[str, Any]) -> None:
             frozenset(spec.get("sources", ["*"])),
             frozenset(spec.get("targets", ["*"])),
             spec.get("description", ""),
+            spec.get("phrase", ""),
+            spec.get("inverse", ""),
         )
     _register_links()
 
@@ -324,6 +421,47 @@ def properties_to_attributes(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k[n:]: v for k, v in props.items() if k.startswith(ATTRIBUTE_PREFIX)}
 
 
+# Which import source last wrote a field or attribute: `src_<name>`.
+SOURCE_PREFIX = "src_"
+
+
+def field_name(prop: str) -> str:
+    """The field or attribute a stored property holds: `attr_os` -> `os`."""
+    return prop[len(ATTRIBUTE_PREFIX) :] if prop.startswith(ATTRIBUTE_PREFIX) else prop
+
+
+def shown_property(prop: str) -> str:
+    """A stored property as users know it: `attr_os` -> `attributes.os`, `src_os` ->
+    `source of os`; every other property is stored under its own name."""
+    if prop.startswith(ATTRIBUTE_PREFIX):
+        return "attributes." + prop[len(ATTRIBUTE_PREFIX) :]
+    if prop.startswith(SOURCE_PREFIX):
+        return "source of " + prop[len(SOURCE_PREFIX) :]
+    return prop
+
+
+def history_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A CI's audit entry with its before and after (stored as JSON) as users know them.
+
+    The stored entries keep storage names, so that the trail is never rewritten; this
+    translation is for reading, and covers every kind of entry: the property maps of creates
+    and updates, and the relationship lists of relates.
+    """
+    shown = dict(entry)
+    for side in ("before", "after"):
+        if entry.get(side):
+            shown[side] = json.dumps(_shown_values(json.loads(entry[side])))
+    return shown
+
+
+def _shown_values(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {shown_property(k): _shown_values(v) for k, v in values.items()}
+    if isinstance(values, list):
+        return [_shown_values(v) for v in values]
+    return values
+
+
 @dataclass(frozen=True)
 class NewCI:
     ci_class: str
@@ -442,3 +580,68 @@ def relationship_attributes(
             f"{field_name}.minUp", "needs_group", "minUp only makes sense with a redundancyGroup"
         )
     return out
+
+
+# -- search -----------------------------------------------------------------------------------
+#
+# Lucene refuses a prefix term over 1,000 characters and a query over 1,024 clauses; these
+# bounds keep well inside both and still fit any name or description a person would type.
+MAX_SEARCH_CHARACTERS = 1000
+MAX_SEARCH_WORD = 200
+MAX_SEARCH_WORDS = 32
+
+
+def full_text_search(text: str, *, field_name: str = "filter.search") -> str:
+    """The full-text query for what a user typed, or a typed error saying which bound it broke."""
+    if len(text) > MAX_SEARCH_CHARACTERS:
+        raise ValidationFailed(
+            field_name,
+            "too_long",
+            f"a search has at most {MAX_SEARCH_CHARACTERS} characters",
+            limit=MAX_SEARCH_CHARACTERS,
+        )
+    words = ci_cypher.fulltext_words(text)
+    if not words:
+        raise ValidationFailed(field_name, "empty", "search needs at least one word")
+    if len(words) > MAX_SEARCH_WORDS:
+        raise ValidationFailed(
+            field_name,
+            "too_many_words",
+            f"a search has at most {MAX_SEARCH_WORDS} words; it has {len(words)}",
+            limit=MAX_SEARCH_WORDS,
+        )
+    longest = max(words, key=len)
+    if len(longest) > MAX_SEARCH_WORD:
+        raise ValidationFailed(
+            field_name,
+            "word_too_long",
+            f"a search word has at most {MAX_SEARCH_WORD} characters; "
+            f"{longest[:20]}… has {len(longest)}",
+            limit=MAX_SEARCH_WORD,
+        )
+    return ci_cypher.fulltext_query(words)
+
+
+T = TypeVar("T")
+
+
+def full_text_errors(
+    work: Callable[[ManagedTransaction], T], *, field_name: str = "filter.search"
+) -> Callable[[ManagedTransaction], T]:
+    """The same read, with a failure of the full-text index turned into a typed error on the
+    search field: whatever Lucene refuses is the search's fault, not the server's."""
+
+    def guarded(tx: ManagedTransaction) -> T:
+        try:
+            return work(tx)
+        except ClientError as error:
+            if error.code != _PROCEDURE_FAILED or "fulltext" not in (error.message or ""):
+                raise
+            raise ValidationFailed(
+                field_name, "search_not_understood", "the full-text index refused this search"
+            ) from error
+
+    return guarded
+
+
+_PROCEDURE_FAILED = "Neo.ClientError.Procedure.ProcedureCallFailed"

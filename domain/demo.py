@@ -71,6 +71,24 @@ CIS: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
     ),
     ("core", "NetworkDevice", "core-switch-01", "critical", {"serialNumber": "SN-SW-0001"}),
     ("runbook", "Document", "Checkout runbook", "low", {"kind": "runbook"}),
+    # The service desk's own floor: what most tickets are about.
+    ("floor", "NetworkDevice", "access-switch-2f", "high", {"serialNumber": "SN-SW-0201"}),
+    (
+        "ws42",
+        "Desktop",
+        "WS-0042",
+        "medium",
+        {"serialNumber": "CZC1234XYZ", "assetTag": "A-0042", "assignedUser": "Fatima Zahra"},
+    ),
+    ("mon42", "Monitor", "MON-0042", "low", {"assetTag": "A-1042", "sizeInches": 27}),
+    (
+        "nb7",
+        "Laptop",
+        "NB-0007",
+        "medium",
+        {"serialNumber": "5CG2417Q", "assetTag": "A-0007", "assignedUser": "Ana Lima"},
+    ),
+    ("prn2f", "Printer", "PRN-2F-01", "medium", {"serialNumber": "VNB3K12345", "ip": "10.2.0.20"}),
 )
 
 # (source key, type, target key[, attributes])
@@ -109,6 +127,10 @@ LINKS: tuple[tuple[Any, ...], ...] = (
     ("san", "CONNECTS_TO", "core"),
     ("storefront", "DEPENDS_ON", "lb"),
     ("checkout", "DOCUMENTED_BY", "runbook"),
+    ("floor", "CONNECTS_TO", "core"),
+    ("ws42", "CONNECTS_TO", "floor"),
+    ("prn2f", "CONNECTS_TO", "floor"),
+    ("mon42", "ATTACHED_TO", "ws42"),
 )
 
 

@@ -13,6 +13,13 @@ _SHAPES = {
     "Storage": "cylinder",
     "NetworkDevice": "diamond",
     "Document": "note",
+    "Laptop": "box3d",
+    "Desktop": "box3d",
+    "ThinClient": "box3d",
+    "MobilePhone": "component",
+    "Printer": "tab",
+    "Monitor": "trapezium",
+    "Hardware": "hexagon",
 }
 
 

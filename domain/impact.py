@@ -52,6 +52,14 @@ class Step:
     source: str
     type: str
     target: str
+    # Whether the walk crosses the relationship from its source to its target.
+    forward: bool = True
+
+
+class PathDirection(enum.StrEnum):
+    ANY = "any"  # any relationship, either way: how two CIs are connected at all
+    DOWNSTREAM = "downstream"  # the way a failure of the first CI travels to the second
+    UPSTREAM = "upstream"  # the way the first CI needs the second
 
 
 @dataclass
@@ -106,6 +114,14 @@ class PropagationGraph(Protocol):
 
     def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
         """For each CI, the relationships through which it needs another one."""
+
+    def name(self, ci_id: str) -> str:
+        """What people call a CI the walks reached, for the reasons."""
+
+
+def _as_seen_by(ci_id: str, edge: Edge) -> str:
+    """The relationship as the CI at one of its ends says it of the other."""
+    return RELATIONSHIP_TYPES[edge.type].seen_from(edge.source == ci_id)
 
 
 def check_request(max_depth: int, relationship_types: Iterable[str] | None) -> list[str]:
@@ -234,7 +250,8 @@ def _impact(
             )
             verdict = by_group.get(ci)
             if r.parents:
-                r.reason = f"{r.parents[0][1].type} a failed CI"
+                provider, edge = r.parents[0]
+                r.reason = f"{_as_seen_by(ci, edge)} {graph.name(provider)}, which failed"
             elif verdict is not None:
                 r.parents = [(m, verdict.members[m]) for m in verdict.failed]
                 r.reason = (
@@ -267,7 +284,7 @@ def _dependencies(
                     continue
                 provider.parents.append((dependant, edge))
                 if provider.reason is None:
-                    provider.reason = f"needed through {edge.type}"
+                    provider.reason = f"{_as_seen_by(edge.provider, edge)} {graph.name(dependant)}"
                     if edge.group:
                         provider.reason += (
                             f" (redundancy group {edge.group!r}, {edge.min_up} needed)"
@@ -296,7 +313,8 @@ def _fill_paths(reached: dict[str, Reached], root: str) -> None:
             if parent not in memo or reached[parent].depth >= r.depth:
                 continue
             for head in memo[parent]:
-                paths.append([*head, Step(edge.source, edge.type, edge.target)])
+                step = Step(edge.source, edge.type, edge.target, edge.source == parent)
+                paths.append([*head, step])
                 if len(paths) >= MAX_PATHS_PER_CI:
                     break
             if len(paths) >= MAX_PATHS_PER_CI:
@@ -327,13 +345,8 @@ class _StoredGraph:
         max_depth: int,
         properties: Sequence[str] | None,
     ) -> None:
-        def named(p: Propagation) -> tuple[str, ...]:
-            return tuple(sorted(t for t in types if RELATIONSHIP_TYPES[t].propagation is p))
-
         self._tx = tx
-        self._types = ci_cypher.Propagating(
-            named(Propagation.TO_SOURCE), named(Propagation.TO_TARGET), named(Propagation.BOTH)
-        )
+        self._types = _propagating(types)
         self._upstream = direction is Direction.UPSTREAM
         self._max_depth = max_depth
         self.properties = properties
@@ -360,12 +373,64 @@ class _StoredGraph:
             groups.append((dependant, group, {m[0]: _member(group, m) for m in members}))
         return Walk(found["reached"], groups)
 
+    def name(self, ci_id: str) -> str:
+        shown = self.details.get(ci_id)
+        return str(shown["ci"]["name"]) if shown else ci_id
+
     def providers(self, ids: Sequence[str]) -> dict[str, list[Edge]]:
         found = ci_cypher.provider_edges(self._tx, ids, self._types)
         return {
             ci: [Edge(p, s, t, e, g, int(m or 1)) for p, s, t, e, g, m in rows]
             for ci, rows in found.items()
         }
+
+
+def _propagating(types: Iterable[str]) -> ci_cypher.Propagating:
+    """The relationship types by the way a failure travels along them; the others left out."""
+
+    chosen = list(types)
+
+    def named(p: Propagation) -> tuple[str, ...]:
+        return tuple(sorted(t for t in chosen if RELATIONSHIP_TYPES[t].propagation is p))
+
+    return ci_cypher.Propagating(
+        named(Propagation.TO_SOURCE), named(Propagation.TO_TARGET), named(Propagation.BOTH)
+    )
+
+
+def path_between(
+    tx: ManagedTransaction,
+    from_id: str,
+    to_id: str,
+    types: Sequence[str],
+    *,
+    max_depth: int,
+    direction: PathDirection = PathDirection.ANY,
+) -> list[Step] | None:
+    """A shortest path from one CI to another, each step saying which way the walk crosses it.
+
+    DOWNSTREAM follows only the way a failure travels (as impact does, though a redundancy
+    group on the way may yet spare what lies beyond it); UPSTREAM the way a CI needs another.
+    """
+    if direction is PathDirection.ANY:
+        rows = ci_cypher.shortest_path(tx, from_id, to_id, types, max_depth)
+    else:
+        rows = ci_cypher.propagation_path(
+            tx,
+            from_id,
+            to_id,
+            _propagating(types),
+            upstream=direction is PathDirection.UPSTREAM,
+            max_depth=max_depth,
+        )
+    if rows is None:
+        return None
+    steps, here = [], from_id
+    for row in rows:
+        forward = row["s"] == here
+        steps.append(Step(row["s"], row["type"], row["t"], forward))
+        here = row["t"] if forward else row["s"]
+    return steps
 
 
 def _member(group: str, row: Sequence[Any]) -> Edge:

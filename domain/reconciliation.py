@@ -1,8 +1,10 @@
 """Identification and reconciliation: how bulk imports from tools become CIs.
 
 Each item is identified by its class's identification rules (serial number, FQDN, name …); a
-match is updated attribute by attribute, anything else is created. An attribute that has an
-authoritative source is only overwritten by that source. Rejected items are reported with their
+match is updated attribute by attribute, anything else is created. A source writes only what it
+sends: a field or attribute it leaves out (or sends as null) keeps its value, and removing one is
+explicit, by naming it in the item's `clear`. An attribute that has an authoritative source is
+only overwritten, or cleared, by that source. Rejected items are reported with their
 reason and never half-written; an import never deletes anything. A dry run does the same work in
 a transaction that is then rolled back, so it reports exactly what a real run would do.
 """
@@ -42,6 +44,8 @@ class ImportItem:
     owner: str | None = None
     description: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    # Fields and attributes to remove, named as `changed` reports them: "owner", "os".
+    clear: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class _Candidate:
     cls: cmdb.CIClass
     props: dict[str, Any]
     keys: list[str]
+    cleared: dict[str, int] = field(default_factory=dict)
 
 
 def _prepare(index: int, item: ImportItem) -> _Candidate | ItemResult:
@@ -149,15 +154,47 @@ def _prepare(index: int, item: ImportItem) -> _Candidate | ItemResult:
                 attributes=item.attributes,
             )
         )
+        cls = cmdb.ci_class(props["ciClass"])
+        cleared = _cleared(cls, item)
     except ValidationFailed as error:
         result.error = ValidationFailed(f"{where}.{error.field}", error.reason, error.message)
         return result
-    # Fields the item did not send are not "changes to the default" on an existing CI.
+    # Fields the item did not send are not "changes to the default" on an existing CI, and a
+    # null is not a value: neither overwrites what another source (or a person) wrote.
     for name, sent in (("lifecycle", item.lifecycle), ("criticality", item.criticality)):
         if sent is None:
             props.pop(name)
-    cls = cmdb.ci_class(props["ciClass"])
-    return _Candidate(result, cls, props, cmdb.identity_keys(cls, props))
+    props = {k: v for k, v in props.items() if v is not None}
+    return _Candidate(result, cls, props, cmdb.identity_keys(cls, props), cleared)
+
+
+def _cleared(cls: cmdb.CIClass, item: ImportItem) -> dict[str, int]:
+    """The stored properties the item asks to remove, each with its place in `clear`."""
+    sent = {"owner": item.owner, "description": item.description, **item.attributes}
+    props: dict[str, int] = {}
+    for n, name in enumerate(item.clear):
+        where = f"clear[{n}]"
+        if name in CLEARABLE_FIELDS:
+            prop = name
+        elif name in cls.attributes:
+            prop = cmdb.ATTRIBUTE_PREFIX + name
+        else:
+            allowed = ", ".join(sorted(CLEARABLE_FIELDS | cls.attributes))
+            raise ValidationFailed(
+                where,
+                "not_clearable",
+                f"{name!r} cannot be cleared on a {cls.name}; one of: {allowed}",
+            )
+        if sent.get(name) is not None:
+            raise ValidationFailed(
+                where, "sent_and_cleared", f"{name!r} is both sent and cleared in this item"
+            )
+        props.setdefault(prop, n)
+    return props
+
+
+# Name, class, lifecycle and criticality always have a value; these may be absent.
+CLEARABLE_FIELDS = frozenset({"owner", "description"})
 
 
 def _reconcile(
@@ -224,11 +261,16 @@ def _reconcile(
         ):
             cand.props["lifecycle"] = cmdb.Lifecycle.RETIRED.value
         before, after, skipped = _diff(cand.cls, current, cand.props, source)
+        try:
+            _clear(cand, current, source, before, after)
+        except ValidationFailed as error:
+            cand.result.error = error
+            continue
         cand.result.ci_id = current["id"]
         cand.result.skipped = skipped
         if after:
             cand.result.outcome = Outcome.UPDATED
-            cand.result.changed = sorted(_field_name(k) for k in after)
+            cand.result.changed = sorted(cmdb.field_name(k) for k in after)
             after.update(_provenance(after, source))
             updates.append((current["id"], before, after))
             merged = {**current, **after}
@@ -265,13 +307,33 @@ def _reconcile(
     return ImportResult(dry_run, results, rel_results)
 
 
-def _field_name(prop: str) -> str:
-    return prop[len(cmdb.ATTRIBUTE_PREFIX) :] if prop.startswith(cmdb.ATTRIBUTE_PREFIX) else prop
-
-
 def _provenance(changed: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Remember which source last wrote each field: `src_<field>`."""
-    return {f"src_{_field_name(k)}": source for k in changed if not k.startswith("src_")}
+    prefix = cmdb.SOURCE_PREFIX
+    return {prefix + cmdb.field_name(k): source for k in changed if not k.startswith(prefix)}
+
+
+def _clear(
+    cand: _Candidate,
+    current: Mapping[str, Any],
+    source: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Add the item's clears to the change: a null in `after` removes the property."""
+    for prop, n in sorted(cand.cleared.items()):
+        if current.get(prop) is None:
+            continue
+        name = cmdb.field_name(prop)
+        owner = cand.cls.authoritative.get(name)
+        if owner is not None and owner != source:
+            raise ValidationFailed(
+                f"items[{cand.result.index}].clear[{n}]",
+                "owned_by_another_source",
+                f"{name!r} is owned by {owner!r}; only that source may clear it",
+            )
+        before[prop] = current[prop]
+        after[prop] = None
 
 
 def _diff(
@@ -283,7 +345,7 @@ def _diff(
     for prop, value in incoming.items():
         if prop == "ciClass" or current.get(prop) == value:
             continue
-        name = _field_name(prop)
+        name = cmdb.field_name(prop)
         owner = cls.authoritative.get(name)
         if owner is not None and owner != source and current.get(prop) is not None:
             skipped.append(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import strawberry
@@ -27,6 +28,7 @@ from schema.cmdb import (
     ImportItemResult,
     ImportRelationshipResult,
     ImportStatus,
+    PathDirection,
     PathStep,
     RegisterCIInput,
     RelateCIsInput,
@@ -63,8 +65,10 @@ def _agreement(props: dict[str, Any]) -> AgreementRef:
     )
 
 
-def _step(s: str, type_: str, t: str) -> PathStep:
-    return PathStep(source_id=strawberry.ID(s), type=type_, target_id=strawberry.ID(t))
+def _step(s: str, type_: str, t: str, forward: bool = True) -> PathStep:
+    return PathStep(
+        source_id=strawberry.ID(s), type=type_, target_id=strawberry.ID(t), forward=forward
+    )
 
 
 def _import_error(error: ValidationFailed | None) -> ImportError | None:
@@ -130,7 +134,7 @@ async def _impact(
                 ci=ConfigurationItem.from_props(cis[r.ci_id]),
                 depth=r.depth,
                 reason=r.reason or "",
-                paths=[[_step(s.source, s.type, s.target) for s in p] for p in r.paths],
+                paths=[[_step(s.source, s.type, s.target, s.forward) for s in p] for p in r.paths],
             )
             for r in result.reached
             if r.ci_id in cis
@@ -182,9 +186,7 @@ class CMDBQuery:
         if f.criticality is not None:
             cmdb.criticality(f.criticality, field_name="filter.criticality")
         attrs = _json_object(f.attributes, "filter.attributes")
-        text = ci_cypher.fulltext_query(f.search) if f.search else None
-        if f.search is not None and text is None:
-            raise ValidationFailed("filter.search", "empty", "search needs at least one word")
+        text = cmdb.full_text_search(f.search) if f.search is not None else None
         order = order_by or CIOrder()
         field = order.field.value
         cursor = decode_cursor(after, 2) if after else None
@@ -206,7 +208,7 @@ class CMDBQuery:
                 limit=first + 1,
             )
 
-        rows, total = await ctx.run(ctx.store.read, read)
+        rows, total = await ctx.run(ctx.store.read, cmdb.full_text_errors(read))
         for row, _ in rows:
             ctx.loaders.ci.prime(row["id"], row)
         edges = [
@@ -251,7 +253,10 @@ class CMDBQuery:
             info, ci_id, ImpactDirection.UPSTREAM, max_depth, relationship_types, max_results
         )
 
-    @strawberry.field(description="How two CIs are connected: a shortest path, in any direction.")
+    @strawberry.field(
+        description="How two CIs are connected: a shortest path, in any direction or (with "
+        "direction) only the way a failure travels or a CI needs another."
+    )
     async def path(
         self,
         info: Info,
@@ -259,6 +264,7 @@ class CMDBQuery:
         to_id: strawberry.ID,
         max_depth: int = 8,
         relationship_types: list[str] | None = None,
+        direction: PathDirection = PathDirection.ANY,
     ) -> list[PathStep] | None:
         ctx = info.context
         ctx.actor.require(Permission.READ)
@@ -275,11 +281,14 @@ class CMDBQuery:
                 raise NotFound("CI", value, field=name)
         if from_id == to_id:
             return []
+        way = impact.PathDirection(direction.value)
         steps = await ctx.run(
             ctx.store.read,
-            lambda tx: ci_cypher.shortest_path(tx, str(from_id), str(to_id), types, max_depth),
+            lambda tx: impact.path_between(
+                tx, str(from_id), str(to_id), types, max_depth=max_depth, direction=way
+            ),
         )
-        return None if steps is None else [_step(s["s"], s["type"], s["t"]) for s in steps]
+        return None if steps is None else [_step(*dataclasses.astuple(s)) for s in steps]
 
     @strawberry.field(
         description="The CIs around one CI, for drawing: JSON, Graphviz DOT, Mermaid."
@@ -303,7 +312,7 @@ class CMDBQuery:
                 f"maxNodes must be between 1 and {MAX_SUBGRAPH_NODES}",
             )
         types = _types(relationship_types, "relationshipTypes")
-        nodes, edges = await ctx.run(
+        nodes, edges, omitted = await ctx.run(
             ctx.store.read,
             lambda tx: ci_cypher.neighbourhood(tx, str(ci_id), types, depth, max_nodes - 1),
         )
@@ -312,6 +321,8 @@ class CMDBQuery:
         return Subgraph(
             nodes=[ConfigurationItem.from_props(n) for n in nodes],
             edges=[_step(e["s"], e["type"], e["t"]) for e in edges],
+            truncated=omitted > 0,
+            omitted_nodes=omitted,
             json=JSON(
                 {
                     "nodes": [
@@ -417,6 +428,7 @@ class CMDBMutation:
                 owner=i.owner,
                 description=i.description,
                 attributes=_json_object(i.attributes, f"items[{n}].attributes"),
+                clear=tuple(i.clear or ()),
             )
             for n, i in enumerate(input.items)
         ]

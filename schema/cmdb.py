@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from domain.cmdb import properties_to_attributes
+from domain.cmdb import history_entry, properties_to_attributes
 from schema.common import AuditEntry, PageInfo, decode_cursor, encode_cursor, to_datetime
 from schema.context import Info
 
@@ -181,7 +181,7 @@ class ConfigurationItem:
     @strawberry.field(description="Every recorded change of this CI, newest first.")
     async def history(self, info: Info) -> list[AuditEntry]:
         rows = await info.context.loaders.history.load(str(self.id))
-        return [AuditEntry.from_props(r) for r in rows]
+        return [AuditEntry.from_props(history_entry(r)) for r in rows]
 
 
 @strawberry.type
@@ -287,7 +287,14 @@ class ImportCIItem:
     criticality: str | None = None
     owner: str | None = None
     description: str | None = None
-    attributes: JSON | None = None
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Attributes to set; those left out or null keep their value."
+    )
+    clear: list[str] | None = strawberry.field(
+        default=None,
+        description="Fields (owner, description) and attributes to remove, e.g. ['os']; "
+        "refused for one that another source is authoritative for.",
+    )
 
 
 @strawberry.input(description="A relationship; each end is a key of this import or a CI id.")
@@ -367,11 +374,26 @@ class ImpactDirection(enum.Enum):
     UPSTREAM = "upstream"
 
 
+@strawberry.enum(
+    description="Which way a path may cross relationships: ANY (either way, any type), "
+    "DOWNSTREAM (only the way a failure of the first CI travels, as impact follows it), "
+    "UPSTREAM (only the way the first CI needs the second, as dependencies follow it)."
+)
+class PathDirection(enum.Enum):
+    ANY = "any"
+    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream"
+
+
 @strawberry.type(description="One relationship on a path: source -[type]-> target.")
 class PathStep:
     source_id: strawberry.ID
     type: str
     target_id: strawberry.ID
+    forward: bool = strawberry.field(
+        description="True when the walk crosses it from source to target, false when against "
+        "it; a subgraph's relationships are listed source to target, so always true there."
+    )
 
 
 @strawberry.type
@@ -418,6 +440,12 @@ class ImpactAnalysis:
 class Subgraph:
     nodes: list[ConfigurationItem]
     edges: list[PathStep]
+    truncated: bool = strawberry.field(
+        description="True when maxNodes cut the answer: more CIs are within the depth."
+    )
+    omitted_nodes: int = strawberry.field(
+        description="How many CIs within the depth were left out by maxNodes."
+    )
     json: JSON
     dot: str
     mermaid: str

@@ -82,8 +82,8 @@ def test_mutation_and_query_leave_audit_and_version_in_neo4j(api: Api, store: St
     assert fetched["lifecycle"] == "maintenance"
     assert fetched["version"] == 2
     assert [h["action"] for h in fetched["history"]] == ["update", "create"]
-    assert fetched["history"][0]["before"] == {"lifecycle": "live", "attr_port": None}
-    assert fetched["history"][0]["after"] == {"lifecycle": "maintenance", "attr_port": 5432}
+    assert fetched["history"][0]["before"] == {"lifecycle": "live", "attributes.port": None}
+    assert fetched["history"][0]["after"] == {"lifecycle": "maintenance", "attributes.port": 5432}
 
     # Straight from Neo4j, not through the API.
     node = store.graph.read(

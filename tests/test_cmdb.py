@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from core.errors import ValidationFailed
+from domain import cmdb
+from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store
 from tests.conftest import Api
 from tests.test_import import run_import
@@ -224,9 +229,66 @@ def test_history_records_every_change_of_a_ci(api: Api, store: Store) -> None:
         "query($id: ID!) { ci(id: $id) { history { action actor before after } } }",
         {"id": db["id"]},
     )["ci"]["history"]
-    assert history[0]["before"] == {"attr_engine": "PostgreSQL 15"}
-    assert history[0]["after"] == {"attr_engine": "PostgreSQL 16"}
+    assert history[0]["before"] == {"attributes.engine": "PostgreSQL 15"}
+    assert history[0]["after"] == {"attributes.engine": "PostgreSQL 16"}
     assert history[0]["actor"] == "test agent"
+
+
+def storage_names(values: Any) -> list[str]:
+    """Every key in an audit before/after that is a storage name rather than a user's one."""
+    if isinstance(values, dict):
+        own = [k for k in values if k.startswith(("attr_", "src_"))]
+        return own + [n for v in values.values() for n in storage_names(v)]
+    if isinstance(values, list):
+        return [n for v in values for n in storage_names(v)]
+    return []
+
+
+def test_history_names_attributes_and_sources_as_users_know_them(api: Api) -> None:
+    imported = run_import(
+        api,
+        "discovery",
+        [
+            {"key": "h", "ciClass": "Server", "name": "esx-01", "attributes": {"os": "ESXi 8"}},
+            {"key": "v", "ciClass": "VirtualMachine", "name": "vm-01"},
+        ],
+        [{"sourceKey": "v", "type": "HOSTED_ON", "targetKey": "h"}],
+    )
+    host, vm = (i["ciId"] for i in imported["items"])
+    run_import(
+        api,
+        "discovery",
+        [
+            {
+                "ciClass": "Server",
+                "name": "esx-01",
+                "description": "ESX host",
+                "attributes": {"os": "ESXi 8u3"},
+            }
+        ],
+    )
+    db = ci(api, "orders-db", "Database", engine="PostgreSQL 16")
+    relate(api, db["id"], "RUNS_ON", host)
+    query = "query($id: ID!) { ci(id: $id) { history { action before after } } }"
+    entries = [e for i in (host, vm, db["id"]) for e in api.ok(query, {"id": i})["ci"]["history"]]
+    assert {e["action"] for e in entries} == {"create", "update", "relate"}
+    assert [n for e in entries for n in storage_names([e["before"], e["after"]])] == []
+
+    host_history = api.ok(query, {"id": host})["ci"]["history"]
+    update, create = host_history
+    assert update["before"] == {"attributes.os": "ESXi 8", "description": None}
+    assert update["after"] == {
+        "attributes.os": "ESXi 8u3",
+        "description": "ESX host",
+        "source of description": "discovery",
+        "source of os": "discovery",
+    }
+    assert create["after"]["attributes.os"] == "ESXi 8"
+    assert create["after"]["source of name"] == "discovery"
+    vm_relate = next(
+        e for e in api.ok(query, {"id": vm})["ci"]["history"] if e["action"] == "relate"
+    )
+    assert vm_relate["after"]["relationships"][0]["type"] == "HOSTED_ON"
 
 
 def test_paging_visits_every_ci_once_in_order_even_among_equal_keys(api: Api) -> None:
@@ -261,3 +323,56 @@ def test_paging_visits_every_ci_once_in_order_even_among_equal_keys(api: Api) ->
             seen, key=lambda n: (n[key], n["id"]), reverse=order["direction"] == "DESC"
         )
         assert seen == expected, order
+
+
+SEARCH = "query($s: String!) { cis(filter: {search: $s}) { totalCount edges { node { name } } } }"
+
+
+def test_a_search_beyond_the_full_text_limits_is_a_typed_error_naming_the_limit(
+    api: Api,
+) -> None:
+    ci(api, "orders-db", "Database")
+    cases = [
+        ("o" * 1001, "too_long", 1000),
+        ("orders " + "x" * 201, "word_too_long", 200),
+        (" ".join(f"w{i}" for i in range(33)), "too_many_words", 32),
+        (" ".join(f"w{i}" for i in range(1100)), "too_long", 1000),
+        ("- AND --", "empty", None),
+    ]
+    for text, reason, limit in cases:
+        body = api.post(SEARCH, {"s": text}).json()
+        ext = body["errors"][0]["extensions"]
+        assert (ext["code"], ext["field"], ext["reason"], ext.get("limit")) == (
+            "BAD_USER_INPUT",
+            "filter.search",
+            reason,
+            limit,
+        ), text[:40]
+        assert body["errors"][0]["message"] != "Internal server error"
+    at_the_limits = [
+        "orders " + "o" * 199,
+        " ".join(["orders"] * 32),
+        "orders " + " ".join(["d"] * 31),
+    ]
+    for text in at_the_limits:
+        assert api.ok(SEARCH, {"s": text})["cis"]["totalCount"] in (0, 1)
+    assert api.ok(SEARCH, {"s": " ".join(["orders"] * 32)})["cis"]["totalCount"] == 1
+
+
+def test_whatever_the_full_text_index_refuses_is_a_typed_error(store: Store) -> None:
+    """Bounded input should never reach a Lucene failure; should one come, it is the search's."""
+
+    def read(tx: Any) -> Any:
+        return ci_cypher.search(
+            tx,
+            filters={},
+            text="orders AND",  # what fulltext_words never builds: a dangling operator
+            order_field="name",
+            descending=False,
+            after=None,
+            limit=5,
+        )
+
+    with pytest.raises(ValidationFailed) as refused:
+        store.read(cmdb.full_text_errors(read))
+    assert (refused.value.field, refused.value.reason) == ("filter.search", "search_not_understood")

@@ -23,3 +23,13 @@ def test_demo_loads_once_and_answers_an_impact_question(api: Api, store: Store) 
     web01 = next(e["node"] for e in web["cis"]["edges"] if e["node"]["name"] == "web-01")
     spared = impact(api, web01["id"])["spared"]
     assert [s["ci"]["name"] for s in spared] == ["storefront-web"]
+
+
+def test_the_demo_floor_shows_end_user_devices_in_an_impact(api: Api, store: Store) -> None:
+    load_demo_estate(store)
+    found = api.ok('{ cis(filter: {search: "access switch"}) { edges { node { id name } } } }')
+    switch = found["cis"]["edges"][0]["node"]
+    result = impact(api, switch["id"])
+    assert names(result) == {"WS-0042": 1, "PRN-2F-01": 1, "MON-0042": 2}
+    monitor = next(a for a in result["affected"] if a["ci"]["name"] == "MON-0042")
+    assert monitor["reason"] == "is attached to WS-0042, which failed"

@@ -126,7 +126,7 @@ def test_a_host_failure_travels_through_the_database_to_the_service(
         "shop": 4,
     }
     app = next(a for a in result["affected"] if a["ci"]["name"] == "app")
-    assert app["reason"] == "DEPENDS_ON a failed CI"
+    assert app["reason"] == "depends on db, which failed"
     assert app["paths"] == [
         [
             {"sourceId": shop["vm3"], "type": "HOSTED_ON", "targetId": shop["host1"]},
@@ -159,6 +159,31 @@ def test_both_way_and_part_of_propagation(api: Api, shop: dict[str, str]) -> Non
     assert names(impact(api, shop["replica"])) == {"db": 1, "app": 2, "shop": 3}
     assert names(impact(api, shop["node1"])) == {"cluster": 1}
     assert names(impact(api, shop["cluster"])) == {}
+
+
+def reasons(result: dict[str, Any]) -> dict[str, str]:
+    return {a["ci"]["name"]: a["reason"] for a in result["affected"]}
+
+
+def test_every_reason_is_told_from_the_affected_ci_side(api: Api, shop: dict[str, str]) -> None:
+    assert reasons(impact(api, shop["node1"])) == {"cluster": "is made up of node1, which failed"}
+    assert reasons(impact(api, shop["replica"])) == {
+        "db": "syncs with replica, which failed",
+        "app": "depends on db, which failed",
+        "shop": "depends on app, which failed",
+    }
+    assert reasons(impact(api, shop["db"]))["replica"] == "syncs with db, which failed"
+    from_host = reasons(impact(api, shop["host1"]))
+    assert from_host["vm3"] == "is hosted on host1, which failed"
+    assert from_host["db"] == "runs on vm3, which failed"
+    from_switch = reasons(impact(api, shop["switch"]))
+    assert from_switch["host1"] == "connects to switch, which failed"
+    needs = reasons(impact(api, shop["shop"], direction="UPSTREAM"))
+    assert needs["app"] == "is needed by shop"
+    assert needs["vm3"] == "runs db"
+    assert needs["host2"] == "hosts vm2"
+    assert needs["switch"] in ("connects host1", "connects host2")
+    assert needs["vm1"] == "runs app (redundancy group 'web', 1 needed)"
 
 
 def test_depth_and_type_filters(api: Api, shop: dict[str, str]) -> None:
@@ -302,8 +327,12 @@ def test_answers_match_the_one_hop_at_a_time_model_on_random_graphs(api: Api) ->
                     assert a["reason"] == want.reason, label
                     groups_exhausted += 1
                 else:
-                    parent_types = {e.type for _, e in want.parents}
-                    assert any(t in a["reason"] for t in parent_types), (label, a["reason"])
+                    # Told from the affected CI's side, naming a CI it needs that failed (or,
+                    # upstream, a CI that needs it).
+                    parents = {name_of[p] for p, _ in want.parents}
+                    named = a["reason"].removesuffix(", which failed").split(" (")[0]
+                    assert named.rsplit(" ", 1)[-1] in parents, (label, a["reason"])
+                    assert a["reason"].endswith(", which failed") == (direction == "DOWNSTREAM")
                 assert a["paths"], label
                 for path in a["paths"]:
                     # An exhausted group falls with its last member, but a path runs through
@@ -340,3 +369,80 @@ def test_the_answer_shows_whatever_ci_fields_are_asked_for(api: Api, shop: dict[
     db = next(a["ci"] for a in wide["affected"] if a["ci"]["name"] == "db")
     assert db["attributes"] == {"engine": "PostgreSQL 16"}
     assert db["version"] == 2 and db["updatedAt"] is not None
+
+
+PATH = """query($a: ID!, $b: ID!, $types: [String!], $dir: PathDirection) {
+  path(fromId: $a, toId: $b, relationshipTypes: $types, direction: $dir) {
+    sourceId type targetId forward
+  }
+}"""
+
+
+def path(
+    api: Api, a: str, b: str, direction: str | None = None, types: list[str] | None = None
+) -> list[dict[str, Any]] | None:
+    way = {"dir": direction} if direction else {}  # left out: the default
+    found: list[dict[str, Any]] | None = api.ok(PATH, {"a": a, "b": b, "types": types, **way})[
+        "path"
+    ]
+    return found
+
+
+def test_a_directed_path_follows_the_way_a_failure_travels(api: Api, shop: dict[str, str]) -> None:
+    # vm1 and vm3 share host1, but neither failing touches the other.
+    between_vms = path(api, shop["vm1"], shop["vm3"], types=["HOSTED_ON"])
+    assert between_vms == [
+        {"sourceId": shop["vm1"], "type": "HOSTED_ON", "targetId": shop["host1"], "forward": True},
+        {"sourceId": shop["vm3"], "type": "HOSTED_ON", "targetId": shop["host1"], "forward": False},
+    ]
+    assert path(api, shop["vm1"], shop["vm3"], "DOWNSTREAM", ["HOSTED_ON"]) is None
+    assert path(api, shop["vm1"], shop["vm3"], "ANY", ["HOSTED_ON"]) == between_vms
+
+    # The database's failure reaches the service against every relationship's direction.
+    down = path(api, shop["db"], shop["shop"], "DOWNSTREAM")
+    assert down == [
+        {"sourceId": shop["app"], "type": "DEPENDS_ON", "targetId": shop["db"], "forward": False},
+        {"sourceId": shop["shop"], "type": "DEPENDS_ON", "targetId": shop["app"], "forward": False},
+    ]
+    assert path(api, shop["shop"], shop["db"], "DOWNSTREAM") is None
+    up = path(api, shop["shop"], shop["db"], "UPSTREAM")
+    assert up is not None and [s["forward"] for s in up] == [True, True]
+    # PART_OF carries a failure from the part to the whole; documentation carries none.
+    assert path(api, shop["node1"], shop["cluster"], "DOWNSTREAM") == [
+        {"sourceId": shop["node1"], "type": "PART_OF", "targetId": shop["cluster"], "forward": True}
+    ]
+    assert path(api, shop["cluster"], shop["node1"], "DOWNSTREAM") is None
+    assert path(api, shop["runbook"], shop["app"], "DOWNSTREAM") is None
+    assert path(api, shop["runbook"], shop["app"]) is not None
+
+    # Impact paths say the same of each step.
+    walked = api.ok(
+        "query($id: ID!) { impact(ciId: $id) { affected { ci { name } "
+        "paths { sourceId type targetId forward } } } }",
+        {"id": shop["db"]},
+    )["impact"]
+    app = next(a for a in walked["affected"] if a["ci"]["name"] == "app")
+    assert app["paths"] == [
+        [{"sourceId": shop["app"], "type": "DEPENDS_ON", "targetId": shop["db"], "forward": False}]
+    ]
+
+
+SUBGRAPH = """query($id: ID!, $max: Int!) {
+  subgraph(ciId: $id, depth: 2, maxNodes: $max) { nodes { name } truncated omittedNodes }
+}"""
+
+
+def test_a_subgraph_cut_by_max_nodes_says_how_much_it_left_out(
+    api: Api, shop: dict[str, str]
+) -> None:
+    # Within two hops of app: shop, vm1, vm2, db, runbook, host1, host2, vm3, replica.
+    whole = api.ok(SUBGRAPH, {"id": shop["app"], "max": 100})["subgraph"]
+    assert len(whole["nodes"]) == 10
+    assert (whole["truncated"], whole["omittedNodes"]) == (False, 0)
+    exact = api.ok(SUBGRAPH, {"id": shop["app"], "max": 10})["subgraph"]
+    assert (len(exact["nodes"]), exact["truncated"], exact["omittedNodes"]) == (10, False, 0)
+    cut = api.ok(SUBGRAPH, {"id": shop["app"], "max": 4})["subgraph"]
+    assert (len(cut["nodes"]), cut["truncated"], cut["omittedNodes"]) == (4, True, 6)
+    alone = api.ok(SUBGRAPH, {"id": shop["app"], "max": 1})["subgraph"]
+    assert alone["nodes"] == [{"name": "app"}]
+    assert (alone["truncated"], alone["omittedNodes"]) == (True, 9)

@@ -108,8 +108,11 @@ def test_a_changed_attribute_updates_only_that_attribute_with_its_audit_entry(
     )["ci"]
     assert history["version"] == 2
     assert history["attributes"]["os"] == "Debian 13" and history["attributes"]["cpu"] == 4
-    assert history["history"][0]["before"] == {"attr_os": "Debian 12"}
-    assert history["history"][0]["after"] == {"attr_os": "Debian 13", "src_os": "discovery"}
+    assert history["history"][0]["before"] == {"attributes.os": "Debian 12"}
+    assert history["history"][0]["after"] == {
+        "attributes.os": "Debian 13",
+        "source of os": "discovery",
+    }
 
 
 def test_identification_by_serial_number_survives_a_rename(api: Api) -> None:
@@ -251,3 +254,90 @@ def test_relationships_carry_provenance_and_last_seen_moves(api: Api, store: Sto
     second = provenance()
     assert second["weight"] == 5 and second["firstSeen"] == first["firstSeen"]
     assert second["lastSeen"] > first["lastSeen"]
+
+
+CI_FIELDS = "query($id: ID!) { ci(id: $id) { owner description version attributes } }"
+
+
+def test_an_import_keeps_what_it_leaves_out_even_from_another_source(api: Api) -> None:
+    first = run_import(
+        api,
+        "asset-register",
+        [
+            {
+                "ciClass": "Server",
+                "name": "esx-01",
+                "owner": "platform team",
+                "description": "rack A3, bought 2024",
+                "attributes": {"serialNumber": "SN-A", "os": "ESXi 8", "rack": "A3"},
+            }
+        ],
+    )
+    ci_id = first["items"][0]["ciId"]
+    for source in ("asset-register", "discovery"):
+        again = run_import(
+            api,
+            source,
+            [{"ciClass": "Server", "name": "esx-01", "attributes": {"os": None, "cpu": 32}}],
+        )
+        assert again["items"][0]["status"] in ("UPDATED", "UNCHANGED"), again
+        ci = api.ok(CI_FIELDS, {"id": ci_id})["ci"]
+        assert ci["owner"] == "platform team"
+        assert ci["description"] == "rack A3, bought 2024"
+        assert ci["attributes"] == {"serialNumber": "SN-A", "os": "ESXi 8", "rack": "A3", "cpu": 32}
+    assert again["items"][0]["status"] == "UNCHANGED"
+
+
+def test_clearing_is_explicit_audited_and_refused_for_what_another_source_owns(
+    api: Api, store: Store
+) -> None:
+    item = {
+        "ciClass": "Server",
+        "name": "esx-01",
+        "owner": "platform team",
+        "attributes": {"serialNumber": "SN-A", "os": "ESXi 8"},
+    }
+    ci_id = run_import(api, "asset-register", [item])["items"][0]["ciId"]
+    clear = {"ciClass": "Server", "name": "esx-01", "clear": ["owner", "os"]}
+    preview = run_import(api, "discovery", [clear], dry_run=True)
+    assert preview["items"][0]["status"] == "UPDATED"
+    assert preview["items"][0]["changedAttributes"] == ["os", "owner"]
+    assert api.ok(CI_FIELDS, {"id": ci_id})["ci"]["owner"] == "platform team"
+
+    cleared = run_import(api, "discovery", [clear])
+    assert cleared["items"][0] == {**preview["items"][0]}
+    ci = api.ok(
+        "query($id: ID!) { ci(id: $id) { owner attributes history { action before after } } }",
+        {"id": ci_id},
+    )["ci"]
+    assert ci["owner"] is None and ci["attributes"] == {"serialNumber": "SN-A"}
+    assert ci["history"][0]["action"] == "update"
+    assert ci["history"][0]["before"]["owner"] == "platform team"
+    assert ci["history"][0]["after"]["owner"] is None
+    assert ci["history"][0]["after"]["attributes.os"] is None
+    assert ci["history"][0]["after"]["source of os"] == "discovery"
+
+    owned = run_import(
+        api, "discovery", [{"ciClass": "Server", "name": "esx-01", "clear": ["serialNumber"]}]
+    )
+    assert owned["items"][0]["status"] == "REJECTED"
+    assert owned["items"][0]["error"]["field"] == "items[0].clear[0]"
+    assert owned["items"][0]["error"]["reason"] == "owned_by_another_source"
+    by_owner = run_import(
+        api, "asset-register", [{"ciClass": "Server", "name": "esx-01", "clear": ["serialNumber"]}]
+    )
+    assert by_owner["items"][0]["changedAttributes"] == ["serialNumber"]
+
+    bad = run_import(
+        api,
+        "discovery",
+        [
+            {"ciClass": "Server", "name": "esx-01", "clear": ["name"]},
+            {"ciClass": "Server", "name": "esx-02", "owner": "x", "clear": ["owner"]},
+        ],
+    )
+    assert [(i["status"], i["error"]["field"], i["error"]["reason"]) for i in bad["items"]] == [
+        ("REJECTED", "items[0].clear[0]", "not_clearable"),
+        ("REJECTED", "items[1].clear[0]", "sent_and_cleared"),
+    ]
+    assert count_nodes(store, "CI") == 1

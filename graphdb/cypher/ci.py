@@ -468,35 +468,67 @@ def shortest_path(
     return [dict(s) for s in record["steps"]] if record else None
 
 
+def propagation_path(
+    tx: ManagedTransaction,
+    from_id: str,
+    to_id: str,
+    types: Propagating,
+    *,
+    upstream: bool,
+    max_depth: int,
+) -> list[dict[str, Any]] | None:
+    """A shortest path along which a failure of `from_id` travels to `to_id` (or, upstream,
+    along which `from_id` needs `to_id`), each step in the direction its type carries it."""
+    if not types.union:
+        return None
+    record = tx.run(
+        "MATCH (from:CI {id: $a}), (to:CI {id: $b}) "
+        "MATCH p = SHORTEST 1 (from)"
+        f"((a)-[r:{types.union}]-(b) WHERE {_travels('r', 'a', upstream)}){{1,{int(max_depth)}}}"
+        "(to) "
+        "RETURN [r IN relationships(p) | "
+        "  {s: startNode(r).id, type: type(r), t: endNode(r).id}] AS steps",
+        {"a": from_id, "b": to_id, **types.params()},
+    ).single()
+    return [dict(s) for s in record["steps"]] if record else None
+
+
 def neighbourhood(
     tx: ManagedTransaction, ci_id: str, types: Sequence[str], depth: int, limit: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """CIs within `depth` hops (any direction) and the relationships among them."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """CIs within `depth` hops (any direction), at most `limit` besides the root, the
+    relationships among them, and how many more CIs were within reach but left out."""
     record = tx.run(
         "MATCH (root:CI {id: $id}) "
         f"OPTIONAL MATCH (root)-[rels*1..{int(depth)}]-(m:CI) "
         "WHERE all(r IN rels WHERE type(r) IN $types) "
-        "WITH root, collect(DISTINCT m)[..$limit] AS others "
-        "WITH [root] + [o IN others WHERE o <> root] AS nodes "
+        "WITH root, [o IN collect(DISTINCT m) WHERE o <> root] AS within "
+        "WITH root, within[..$limit] AS others, size(within) AS reachable "
+        "WITH [root] + others AS nodes, reachable - size(others) AS omitted "
         "UNWIND nodes AS n OPTIONAL MATCH (n)-[r]->(o:CI) WHERE o IN nodes AND type(r) IN $types "
-        "WITH nodes, collect(DISTINCT r) AS rels "
-        "RETURN [n IN nodes | properties(n)] AS nodes, "
+        "WITH nodes, omitted, collect(DISTINCT r) AS rels "
+        "RETURN [n IN nodes | properties(n)] AS nodes, omitted, "
         "       [r IN rels | {s: startNode(r).id, type: type(r), t: endNode(r).id}] AS edges",
         id=ci_id,
         types=list(types),
         limit=limit,
     ).single()
     if record is None:
-        return [], []
-    return [dict(n) for n in record["nodes"]], [dict(e) for e in record["edges"]]
+        return [], [], 0
+    nodes = [dict(n) for n in record["nodes"]]
+    return nodes, [dict(e) for e in record["edges"]], int(record["omitted"])
 
 
-def fulltext_query(text: str) -> str | None:
-    """Plain words to a Lucene query: every word must match, as a prefix.
+def fulltext_words(text: str) -> list[str]:
+    """The words of a search as the index's analyzer splits names ("orders-db" is two words).
 
-    Words are split the way the index's analyzer splits names ("orders-db" is two words), and
-    only letters and digits pass, so no input can inject Lucene syntax.
+    Only letters and digits pass, and Lucene's operator words are dropped, so no input can
+    inject Lucene syntax.
     """
     words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    words = [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
-    return " AND ".join(f"{w}*" for w in words) or None
+    return [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
+
+
+def fulltext_query(words: Sequence[str]) -> str:
+    """Plain words to a Lucene query: every word must match, as a prefix."""
+    return " AND ".join(f"{w}*" for w in words)

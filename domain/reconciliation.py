@@ -437,7 +437,13 @@ def _relationships(
             else:
                 seen_rows.append({"s": row["s"], "t": row["t"], "props": {}})
                 results[row["index"]].outcome = Outcome.UNCHANGED
-        ci_cypher.create_relationships(uow, rel_type, new_rows, source)
+        uow.link_many(
+            "CI",
+            rel_type,
+            "CI",
+            new_rows,
+            common={"source": source, "firstSeen": uow.at, "lastSeen": uow.at},
+        )
         ci_cypher.update_relationships(uow, rel_type, changed_rows + seen_rows)
     uow.audit_many(
         [("relate", "CI", s, None, {"relationships": rels}) for s, rels in related.items()]

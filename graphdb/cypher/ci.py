@@ -174,16 +174,6 @@ def relationships(
     ]
 
 
-def delete_relationship(uow: UnitOfWork, source_id: str, rel_type: str, target_id: str) -> int:
-    record = uow.tx.run(
-        f"MATCH (:CI {{id: $s}})-[r:{ident(rel_type)}]->(:CI {{id: $t}}) "
-        "DELETE r RETURN count(*) AS deleted",
-        s=source_id,
-        t=target_id,
-    ).single(strict=True)
-    return int(record["deleted"])
-
-
 def providers_within(
     tx: ManagedTransaction, ids: Sequence[str], types: Sequence[str], depth: int
 ) -> list[str]:
@@ -261,21 +251,6 @@ def existing_relationships(
         rows=[{"index": p["index"], "s": p["s"], "t": p["t"]} for p in pairs],
     )
     return {int(r["index"]): dict(r["r"]) for r in rows}
-
-
-def create_relationships(
-    uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]], source: str
-) -> None:
-    """Rows {s, t, props}: one UNWIND for the whole batch, provenance set once."""
-    uow.tx.run(
-        f"UNWIND $rows AS row MATCH (s:CI {{id: row.s}}), (t:CI {{id: row.t}}) "
-        f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props, r.source = $source, "
-        "r.firstSeen = $at, r.lastSeen = $at, r.createdAt = $at, r.createdBy = $actor",
-        rows=list(rows),
-        source=source,
-        at=uow.at,
-        actor=uow.actor.name,
-    ).consume()
 
 
 def update_relationships(uow: UnitOfWork, rel_type: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -122,7 +122,7 @@ class Scheduler:
         self.publisher = publisher
         self.lock = lock
         self.interval = interval
-        self.leading = False
+        self.leading: bool | None = None  # unknown until the first tick
         self.stopping = threading.Event()
         self._last_purge = 0.0
         self._thread: threading.Thread | None = None
@@ -130,6 +130,7 @@ class Scheduler:
     def sweep(self) -> tuple[int, int]:
         """One sweep: (messages relayed, timers fired)."""
         relayed = outbox.relay_unsent(self.store.graph, self.publisher)
+        self._renew()
         fired = timers.fire_due(self.store, renew=self._renew)
         if time.monotonic() - self._last_purge > PURGE_EVERY:
             self._last_purge = time.monotonic()

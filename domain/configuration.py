@@ -8,10 +8,13 @@ from core.access import SYSTEM, Actor, Permission
 from core.errors import NotFound, ValidationFailed
 from domain import cmdb
 from graphdb.cypher import ci as ci_cypher
+from graphdb.outbox import message_name
 from graphdb.write_path import Store, UnitOfWork
 
 # Workers recompute a CI's blast radius after anything that may change it.
-BLAST_RADIUS_ACTOR = "refresh_blast_radius"
+BLAST_RADIUS_ACTOR = message_name("refresh_blast_radius")
+BLAST_RADIUS_MANY = message_name(BLAST_RADIUS_ACTOR + "_many")
+BLAST_RADIUS_UPSTREAM = message_name(BLAST_RADIUS_ACTOR + "_upstream")
 
 
 def register_ci(store: Store, actor: Actor, new: cmdb.NewCI) -> dict[str, Any]:

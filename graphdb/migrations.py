@@ -74,11 +74,29 @@ def _creation_order() -> list[str]:
     return ["CREATE INDEX ci_created IF NOT EXISTS FOR (n:CI) ON (n.createdAt)"]
 
 
+def _outbox_and_timers() -> list[str]:
+    return [
+        "CREATE CONSTRAINT outboxmessage_id IF NOT EXISTS "
+        "FOR (n:OutboxMessage) REQUIRE n.id IS UNIQUE",
+        # The relay sweep's query: messages whose time to (re)try has come.
+        "CREATE INDEX outbox_next_attempt IF NOT EXISTS FOR (n:OutboxMessage) ON (n.nextAttemptAt)",
+        "CREATE INDEX outbox_eta IF NOT EXISTS FOR (n:OutboxMessage) ON (n.etaAt)",
+        "CREATE CONSTRAINT timer_id IF NOT EXISTS FOR (n:Timer) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT timer_key IF NOT EXISTS FOR (n:Timer) REQUIRE n.key IS UNIQUE",
+        # One index answers "what is due" for every record type: state first, then the due time.
+        "CREATE INDEX timer_due IF NOT EXISTS FOR (n:Timer) ON (n.state, n.dueAt)",
+        "CREATE INDEX timer_record IF NOT EXISTS FOR (n:Timer) ON (n.recordLabel, n.recordId)",
+        "CREATE CONSTRAINT schedulerlease_name IF NOT EXISTS "
+        "FOR (n:SchedulerLease) REQUIRE n.name IS UNIQUE",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "unique ids and numbers", _unique_ids),
     Migration(2, "lookup and full-text indexes", _lookup_indexes),
     Migration(3, "CI identification keys", _identities),
     Migration(4, "CI creation-time index", _creation_order),
+    Migration(5, "outbox messages and timers", _outbox_and_timers),
 )
 
 

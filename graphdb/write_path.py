@@ -1,9 +1,10 @@
 """The one write path every mutation goes through.
 
 A `UnitOfWork` lives inside one Neo4j write transaction. It creates and updates records with an
-optimistic version check, writes an `AuditEntry` for each change, and collects the messages to
-publish; `Store.write` sends those only after the transaction has committed, so a worker never sees
-a change that was rolled back.
+optimistic version check, writes an `AuditEntry` for each change, and stores the messages it
+raises in the outbox (`graphdb.outbox`) in the same transaction; `Store.write` relays them to the
+broker only after commit, so a worker never sees a change that was rolled back, and a process that
+dies after commit leaves them for the relay sweep instead of losing them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from neo4j import ManagedTransaction
 
@@ -22,7 +23,9 @@ from core.access import Actor
 from core.errors import NotFound, ValidationFailed, VersionConflict
 from core.links import check_link, link_type
 from core.record_types import RECORD_TYPES
+from graphdb import outbox
 from graphdb.driver import Graph
+from graphdb.outbox import Message, Publisher
 
 T = TypeVar("T")
 
@@ -56,18 +59,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Message:
-    actor_name: str
-    args: tuple[Any, ...]
-
-
-class Publisher(Protocol):
-    def __call__(self, message: Message) -> None: ...
-
-
-def _drop(message: Message) -> None:
-    return None
+__all__ = ["Message", "Publisher", "Store", "UnitOfWork", "ident", "now", "to_json"]
 
 
 @dataclass
@@ -406,8 +398,15 @@ class UnitOfWork:
                 label=label,
             ).consume()
 
-    def publish(self, actor_name: str, *args: Any) -> None:
-        self.messages.append(Message(actor_name, args))
+    def publish(self, actor_name: str, *args: Any, eta: datetime | None = None) -> None:
+        """Raise a message for a worker, sent once this transaction commits (not before `eta`).
+
+        Only names declared with `graphdb.outbox.message_name` are accepted, so that every name
+        published has an actor to receive it.
+        """
+        if actor_name not in outbox.MESSAGE_NAMES:
+            raise ValueError(f"undeclared message name {actor_name!r}; declare it first")
+        self.messages.append(Message(actor_name, args, eta=eta))
 
 
 def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -415,9 +414,12 @@ def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Store:
-    """The graph plus where committed changes are announced."""
+    """The graph plus where committed changes are announced.
 
-    def __init__(self, graph: Graph, publisher: Publisher = _drop) -> None:
+    Without a publisher, messages stay in the outbox until a relay sweep sends them.
+    """
+
+    def __init__(self, graph: Graph, publisher: Publisher | None = None) -> None:
         self.graph = graph
         self.publisher = publisher
 
@@ -431,9 +433,11 @@ class Store:
             # The driver may retry this function on transient errors; each try starts clean.
             uow = UnitOfWork(tx, actor)
             last[:] = [uow]
-            return work(uow)
+            result = work(uow)
+            outbox.stage(tx, uow.messages, uow.at)
+            return result
 
         result = self.graph.write(attempt)
-        for message in last[0].messages if last else ():
-            self.publisher(message)
+        if last and last[0].messages and self.publisher is not None:
+            outbox.deliver(self.graph, self.publisher, last[0].messages)
         return result

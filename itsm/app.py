@@ -23,6 +23,7 @@ from itsm.http import GraphQLGate, GraphQLView
 from schema.root import build_schema
 from workers import broker as brokers
 from workers import runtime
+from workers.scheduler import InProcessLock, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
     own_store = store is None
     store = store or Store(Graph(settings.graph_config()), brokers.publish)
     broker = brokers.install_broker(settings.broker_url)
-    state: dict[str, Any] = {"worker": None}
+    state: dict[str, Any] = {"worker": None, "scheduler": None}
 
     schema = build_schema(
         max_depth=settings.max_depth,
@@ -84,10 +85,18 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
         if settings.broker_url is None:
             runtime.use_store(store)
             state["worker"] = brokers.start_in_process_worker(broker)
-            log.warning("No BROKER_URL: actors run inside this API process (development mode only)")
+            scheduler = Scheduler(store, brokers.publish, InProcessLock(), settings.sweep_seconds)
+            scheduler.start()
+            state["scheduler"] = scheduler
+            log.warning(
+                "No BROKER_URL: actors, the outbox relay and the timer sweep run inside this API "
+                "process on an in-memory stub broker (development mode only)"
+            )
         try:
             yield
         finally:
+            if state["scheduler"] is not None:
+                state["scheduler"].stop()
             worker: dramatiq.Worker | None = state["worker"]
             if worker is not None:
                 worker.stop()

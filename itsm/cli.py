@@ -36,7 +36,9 @@ def _store(settings: Settings) -> Store:
     from workers.broker import install_broker, publish
 
     install_broker(settings.broker_url)
-    return Store(Graph(settings.graph_config()), publish)
+    # Without a broker, messages wait in the outbox for the relay of the next `itsm run`/`serve`:
+    # a stub broker's queue would vanish with this command.
+    return Store(Graph(settings.graph_config()), publish if settings.broker_url else None)
 
 
 def cmd_neo4j(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,6 +142,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     if settings.broker_url is None:
         print("itsm worker needs BROKER_URL (redis://… or amqp://…)", file=sys.stderr)
         return 2
+    if args.no_scheduler:
+        os.environ["ITSM_WORKER_SCHEDULER"] = "0"
     argv = [
         sys.executable,
         "-m",
@@ -152,6 +156,31 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     ]
     os.execv(sys.executable, argv)
     return 0  # pragma: no cover
+
+
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    """The sweep alone, for deployments that keep it out of the worker processes."""
+    import dramatiq
+
+    from workers.broker import import_extensions
+    from workers.relay import send
+    from workers.scheduler import Scheduler, lock_for
+
+    if settings.broker_url is None:
+        print("itsm scheduler needs BROKER_URL (redis://… or amqp://…)", file=sys.stderr)
+        return 2
+    import_extensions(settings.extension_modules)
+    store = _store(settings)
+    interval = args.sweep_seconds or settings.sweep_seconds
+    lock = lock_for(dramatiq.get_broker(), store, settings.scheduler_lock_seconds)
+    scheduler = Scheduler(store, send, lock, interval)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stopping.set())
+    log.info("scheduler started, sweeping every %gs while it holds the lock", interval)
+    try:
+        scheduler.run()
+    finally:
+        store.graph.close()
+    return 0
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -208,7 +237,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  Token:     {issued.secret}")
         print('  In GraphiQL, add the header {"Authorization": "Bearer <token>"}.')
         if settings.broker_url is None:
-            print("  Workers:   in-process (no BROKER_URL), development mode")
+            print(
+                "  Workers:   in-process on a stub broker (no BROKER_URL): actors, outbox relay"
+                " and timer sweep run inside the API, development mode"
+            )
         print("  Ctrl-C stops everything.\n", flush=True)
         cmd_serve(settings, args)
     finally:
@@ -224,6 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the Dramatiq actors against BROKER_URL")
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument(
+        "--no-scheduler", action="store_true", help="leave the sweep to `itsm scheduler`"
+    )
+    scheduler = sub.add_parser(
+        "scheduler", help="run the periodic sweep (outbox relay, due timers) under the lock"
+    )
+    scheduler.add_argument(
+        "--sweep-seconds", type=float, help="seconds between sweeps (default ITSM_SWEEP_SECONDS)"
+    )
     neo4j = sub.add_parser("neo4j", help="the project's own Neo4j")
     neo4j.add_argument("action", choices=["start", "stop", "status"])
     sub.add_parser("migrate", help="apply schema migrations")
@@ -251,6 +292,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "run": cmd_run,
     "worker": cmd_worker,
+    "scheduler": cmd_scheduler,
     "neo4j": cmd_neo4j,
     "migrate": cmd_migrate,
     "seed": cmd_seed,

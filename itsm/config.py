@@ -55,6 +55,9 @@ class Settings:
     max_body_bytes: int
     storage_retry_seconds: float
     token_cache_seconds: float
+    sweep_seconds: float = 10.0
+    scheduler_lock_seconds: float = 30.0
+    extension_modules: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +86,11 @@ class Settings:
             max_body_bytes=_int("ITSM_MAX_BODY_BYTES", 16 * 1024 * 1024),
             storage_retry_seconds=float(_env("ITSM_STORAGE_RETRY_SECONDS", "3") or "3"),
             token_cache_seconds=float(_env("ITSM_TOKEN_CACHE_SECONDS", "30") or "30"),
+            sweep_seconds=float(_env("ITSM_SWEEP_SECONDS", "10") or "10"),
+            scheduler_lock_seconds=float(_env("ITSM_SCHEDULER_LOCK_SECONDS", "30") or "30"),
+            extension_modules=tuple(
+                m.strip() for m in (_env("ITSM_EXTENSION_MODULES") or "").split(",") if m.strip()
+            ),
         )
 
     @property

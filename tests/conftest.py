@@ -9,10 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from graphdb.write_path import Store
 from itsm.app import create_app
 from itsm.background import BackgroundServer, free_port
 from itsm.config import Settings
+from tests.processes import RedisServer, itsm_processes  # noqa: F401 (a fixture)
 from workers.broker import install_broker, publish
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,44 +70,14 @@ def broker_url() -> Iterator[str]:
     if url:
         yield url
         return
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: run scripts/test, which installs it")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="itsm-test-redis-")
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.1)
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        redis_server = RedisServer().start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield redis_server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        redis_server.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,14 @@
-"""Messages go through the real Redis broker to a real `itsm worker` process."""
+"""Messages go through the real Redis broker to a real `itsm worker` process; the one list of
+actors; development mode without a broker."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import importlib
 import os
+import pkgutil
+import re
 import subprocess
 import sys
 import time
@@ -13,9 +19,17 @@ import redis
 
 from core.access import SYSTEM
 from domain import cmdb, configuration, reconciliation
+from domain.tokens import issue_token
+from graphdb.outbox import MESSAGE_NAMES
 from graphdb.write_path import Store
+from itsm.app import create_app
 from itsm.config import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Api, RunningServer
+from tests.processes import wait_for
+from tests.test_cmdb import ci, relate
+from tests.test_outbox import blast_radius as radius_by_name
+from workers.broker import install_broker
+from workers.registry import ACTORS
 
 
 @pytest.fixture
@@ -83,3 +97,64 @@ def test_relating_cis_makes_the_worker_recompute_blast_radius(
         time.sleep(0.25)
     assert (blast_radius(store, db["id"]), blast_radius(store, app["id"])) == (3, 2)
     assert blast_radius(store, svc["id"]) == 1
+
+
+def test_every_message_name_published_has_an_actor() -> None:
+    # Importing every module runs every `message_name` declaration.
+    for package in ("core", "domain", "graphdb", "workers", "resolvers", "schema", "itsm"):
+        for module in pkgutil.walk_packages([str(ROOT / package)], prefix=f"{package}."):
+            if module.name != "workers.main":  # the worker process's entry: connects on import
+                importlib.import_module(module.name)
+    actor_names = {spec.name for spec in ACTORS}
+    assert MESSAGE_NAMES, "no message names declared"
+    assert not MESSAGE_NAMES - actor_names, f"no actor for {sorted(MESSAGE_NAMES - actor_names)}"
+    assert len(actor_names) == len(ACTORS), "two actors share a name"
+    # A literal name handed straight to `publish` must be declared too (publish refuses others).
+    for path in ROOT.glob("[!.]*/**/*.py"):
+        for name in re.findall(r"\.publish\(\s*[\"']([^\"']+)[\"']", path.read_text()):
+            if path.parts[-2] != "tests":
+                assert name in MESSAGE_NAMES, f"{path}: publishes undeclared {name!r}"
+
+
+def test_the_worker_modules_import_one_way() -> None:
+    """workers/ must import without a cycle between its modules."""
+    imports: dict[str, set[str]] = {}
+    for path in (ROOT / "workers").glob("*.py"):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            found |= {n.split(".")[1] for n in names if n.startswith("workers.")}
+        imports[path.stem] = found - {path.stem}
+
+    def visit(module: str, trail: tuple[str, ...]) -> None:
+        assert module not in trail, f"import cycle: {' -> '.join((*trail, module))}"
+        for target in imports.get(module, ()):
+            visit(target, (*trail, module))
+
+    for module in imports:
+        visit(module, ())
+
+
+def test_without_a_broker_actors_and_relay_run_inside_the_api(
+    settings: Settings, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    development = dataclasses.replace(settings, broker_url=None, sweep_seconds=0.5)
+    try:
+        with RunningServer(create_app(development)) as server:
+            api = Api(server.url, issue_token(store, SYSTEM, "agent", "dev agent").secret)
+            db, app = ci(api, "orders-db", "Database"), ci(api, "checkout", "Application")
+            relate(api, app["id"], "DEPENDS_ON", db["id"])
+            # A message a crashed process left in the outbox: the in-process sweep sends it.
+            configuration.register_ci(Store(store.graph), SYSTEM, cmdb.NewCI("Server", "esx-01"))
+
+            wait_for(lambda: radius_by_name(store, "orders-db") == 1, what="the in-process actor")
+            wait_for(lambda: radius_by_name(store, "esx-01") == 0, what="the in-process relay")
+        assert any("actors, the outbox relay and the timer sweep run inside this API" in r.message
+                   for r in caplog.records)  # fmt: skip
+    finally:
+        install_broker(settings.broker_url)

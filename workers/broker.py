@@ -1,4 +1,4 @@
-"""Choosing the broker from `BROKER_URL`.
+"""Choosing the broker from `BROKER_URL` and declaring the actors on it.
 
 Redis (`redis://`) and RabbitMQ (`amqp://`) are real brokers for `itsm worker`. Without a URL the
 stub broker keeps messages in this process and an in-process worker runs them: development only.
@@ -6,14 +6,21 @@ stub broker keeps messages in this process and an in-process worker runs them: d
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Iterable
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from graphdb.write_path import Message
+from workers.receipts import OutboxReceipts
+from workers.registry import declare_actors
+from workers.relay import send
 
 log = logging.getLogger(__name__)
+
+# `Store(graph, publish)`: committed messages go to the installed broker.
+publish = send
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -31,29 +38,20 @@ def make_broker(url: str | None) -> dramatiq.Broker:
 
 
 def install_broker(url: str | None) -> dramatiq.Broker:
-    """Set the global broker and declare every actor on it.
-
-    Actors bind to the global broker when their module is imported; moving them explicitly lets
-    one process (the tests, `itsm run`) switch brokers without re-importing.
-    """
+    """Make a broker for `url`, declare every actor of `workers.registry.ACTORS` on it, and set it
+    as the global broker (one process, such as the tests, may switch brokers)."""
     broker = make_broker(url)
+    broker.add_middleware(OutboxReceipts())
+    declare_actors(broker)
     dramatiq.set_broker(broker)
-    import workers.actors
-
-    for value in vars(workers.actors).values():
-        if isinstance(value, dramatiq.Actor):
-            value.broker = broker
-            broker.declare_actor(value)
     return broker
 
 
-def publish(message: Message) -> None:
-    # The change is committed already; a lost message is caught by the periodic sweep, so a
-    # broker hiccup must not turn a successful write into an error for the caller.
-    try:
-        dramatiq.get_broker().get_actor(message.actor_name).send(*message.args)
-    except Exception:
-        log.exception("could not publish %s%r", message.actor_name, message.args)
+def import_extensions(modules: Iterable[str]) -> None:
+    """Modules named by `ITSM_EXTENSION_MODULES`, imported for what they register (timer kinds)."""
+    for name in modules:
+        importlib.import_module(name)
+        log.info("loaded extension module %s", name)
 
 
 def ping(broker: dramatiq.Broker) -> None:

@@ -1,4 +1,4 @@
-"""What actors share inside one worker process: the settings and one store."""
+"""What actors share inside one worker process: one store, whose messages go to the broker."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 from graphdb.driver import Graph
 from graphdb.write_path import Store
 from itsm.config import Settings
+from workers.relay import send
 
 _lock = threading.Lock()
 _store: Store | None = None
@@ -22,7 +23,5 @@ def store() -> Store:
     global _store
     with _lock:
         if _store is None:
-            from workers.broker import publish
-
-            _store = Store(Graph(Settings.from_env().graph_config()), publish)
+            _store = Store(Graph(Settings.from_env().graph_config()), send)
         return _store

@@ -82,7 +82,15 @@ class HttpStatusFromErrors(SchemaExtension):
             context.response.status_code = statuses[0]
 
 
-def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawberry.Schema:
+def build_schema(
+    *,
+    max_depth: int,
+    max_aliases: int,
+    max_tokens: int,
+    query: type = Query,
+    mutation: type | None = Mutation,
+) -> strawberry.Schema:
+    """The API's schema; `query` and `mutation` default to the real roots."""
     # The depth and alias rules are built once: the validation cache is keyed by the rule
     # classes, and QueryDepthLimiter or MaxAliasesLimiter would make new ones for every request.
     limits: list[type[ASTValidationRule]] = [
@@ -90,8 +98,8 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawb
         alias_limit.create_validator(max_aliases),
     ]
     return Schema(
-        query=Query,
-        mutation=Mutation,
+        query=query,
+        mutation=mutation,
         execution_context_class=PlainFieldExecutor,
         extensions=[
             partial(AddValidationRules, limits),

@@ -26,6 +26,7 @@ from typing import Any, TypeGuard
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLError,
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
@@ -39,6 +40,8 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cance
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from schema.errors import tag_request_errors
 
 _GENERAL = object()  # the plain read gave up: take the general path
 
@@ -71,6 +74,13 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # A resolve middleware must see every field, so with one installed nothing is plain.
         middleware = self.middleware_manager
         self._shortcuts = middleware is None or not middleware.middlewares
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Any:
+        built = super().build(*args, **kwargs)
+        if isinstance(built, list):  # the variables were refused before any field ran
+            tag_request_errors(built)
+        return built
 
     def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[_Step] | None:
         if not self._shortcuts:

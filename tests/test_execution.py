@@ -224,7 +224,9 @@ def test_errors_inside_a_list_of_plain_objects_keep_their_paths() -> None:
 
 def test_permission_classes_and_field_extensions_are_never_skipped() -> None:
     # The API's own schema construction (limits, caches, masking), over these types.
-    schema = build_schema(max_depth=12, max_aliases=30, max_tokens=20000, query=Query, mutation=None)
+    schema = build_schema(
+        max_depth=12, max_aliases=30, max_tokens=20000, query=Query, mutation=None
+    )
     data, errors = _run(None, "{ pairs { guarded { name secret loud } } }", _root(), schema)
     assert data == {
         "pairs": [

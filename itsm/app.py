@@ -22,7 +22,7 @@ from graphdb.migrations import migrate
 from graphdb.write_path import Store
 from itsm import graphiql
 from itsm.config import Settings
-from itsm.http import METHODS, AllowedOrigins, GraphQLGate, GraphQLView
+from itsm.http import METHODS, AllowedOrigins, GraphQLGate, GraphQLView, unknown_route
 from schema.root import build_schema
 from workers import broker as brokers
 from workers import runtime
@@ -128,6 +128,7 @@ def create_app(
             *(graphiql.routes(settings.graphiql_assets) if settings.graphiql else []),
         ],
         middleware=middleware,
+        exception_handlers={404: unknown_route, 405: unknown_route},
         lifespan=lifespan,
     )
     app.state.store = store

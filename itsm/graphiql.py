@@ -19,8 +19,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 HERE = Path(__file__).resolve().parent
@@ -157,17 +158,7 @@ def routes(asset_dir: Path) -> list[Route]:
         name = request.path_params["name"]
         path = OWN.get(name) or (asset_dir / name if name in VENDORED else None)
         if path is None or not path.is_file():
-            return JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "message": f"no GraphiQL file {name!r}",
-                            "extensions": {"code": "NOT_FOUND"},
-                        }
-                    ]
-                },
-                status_code=404,
-            )
+            raise HTTPException(404)  # answered like any unknown path
         media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type, headers={"cache-control": "no-cache"})
 

@@ -25,6 +25,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from graphql import OperationType as DocumentOperation
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,6 +62,15 @@ class BadRequest(DomainError):
 
     def __init__(self, field: str, reason: str, message: str) -> None:
         super().__init__(message, field=field, reason=reason)
+
+
+class UnknownPath(NotFound):
+    """No page or file at this path: unlike a record that does not exist, an HTTP 404."""
+
+    http_status = 404
+
+    def __init__(self, path: str) -> None:
+        super().__init__("path", path, field=None)
 
 
 class BatchingNotSupported(DomainError):
@@ -123,12 +133,25 @@ def error_response(error: DomainError) -> Response:
 def _from_http_exception(exc: HTTPException) -> DomainError:
     """Whatever Strawberry still refuses on its own, told by its status alone."""
     if exc.status_code == 404:
-        return NotFound("page", "GraphiQL", field=None)
+        return UnknownPath("/graphql (GraphiQL is off)")
     if exc.status_code == 405:
         return MethodNotAllowed(exc.reason)
     if exc.status_code == 415:
         return UnsupportedMediaType("")
     return BadRequest("body", "bad_request", exc.reason)
+
+
+async def unknown_route(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (a path or method no route takes), in the API's shape."""
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "GET")
+        return error_response(
+            MethodNotAllowed(
+                f"{request.method} is not supported on {request.url.path}",
+                allowed=tuple(m.strip() for m in allowed.split(",")),
+            )
+        )
+    return error_response(UnknownPath(request.url.path))
 
 
 class TokenCache:

@@ -215,6 +215,16 @@ def test_requests_that_are_not_graphql_get_json_errors_with_codes(api: Api) -> N
     assert by_get.json() == {"data": {"me": {"role": "agent"}}}
 
 
+def test_unknown_paths_and_methods_elsewhere_are_json_too(api: Api) -> None:
+    nowhere = httpx.get(f"{api.url}/graphql/v2")
+    assert nowhere.status_code == 404
+    assert only_error(nowhere)["extensions"] == {"code": "NOT_FOUND", "record": "path"}
+    wrong_method = httpx.post(f"{api.url}/healthz")
+    assert wrong_method.status_code == 405
+    assert only_error(wrong_method)["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in wrong_method.headers["allow"]
+
+
 def test_existing_codes_keep_their_http_statuses(api: Api, store: Store) -> None:
     unauthenticated = httpx.post(f"{api.url}/graphql", json={"query": "{ me { name } }"})
     assert unauthenticated.status_code == 401

@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql, /healthz, /readyz."""
+"""The Starlette application: /graphql, /graphiql/*, /healthz, /readyz."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import dramatiq
+import strawberry
 from anyio import to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -18,8 +20,9 @@ from core.errors import StorageUnavailable
 from graphdb.driver import Graph
 from graphdb.migrations import migrate
 from graphdb.write_path import Store
+from itsm import graphiql
 from itsm.config import Settings
-from itsm.http import GraphQLGate, GraphQLView
+from itsm.http import METHODS, AllowedOrigins, GraphQLGate, GraphQLView, unknown_route
 from schema.root import build_schema
 from workers import broker as brokers
 from workers import runtime
@@ -28,13 +31,16 @@ from workers.scheduler import InProcessLock, Scheduler
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, store: Store | None = None, schema: strawberry.Schema | None = None
+) -> Starlette:
+    """The API; `schema` defaults to the one `build_schema` makes from the settings."""
     own_store = store is None
     store = store or Store(Graph(settings.graph_config()), brokers.publish)
     broker = brokers.install_broker(settings.broker_url)
     state: dict[str, Any] = {"worker": None, "scheduler": None}
 
-    schema = build_schema(
+    schema = schema or build_schema(
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
@@ -42,6 +48,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
     view = GraphQLView(
         schema,
         store=store,
+        graphiql_assets=settings.graphiql_assets,
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
     )
@@ -49,6 +56,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
         view,
         store=store,
         max_body_bytes=settings.max_body_bytes,
+        max_import_bytes=settings.max_import_bytes,
+        max_tokens=settings.max_tokens,
         anonymous_read=settings.anonymous_read,
         graphiql=settings.graphiql,
         token_cache_seconds=settings.token_cache_seconds,
@@ -82,6 +91,12 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
                 log.info("applied %d schema migration(s)", len(applied))
         except StorageUnavailable as exc:
             log.warning("migrations not applied, Neo4j unreachable: %s", exc.message)
+        if settings.graphiql and graphiql.missing(settings.graphiql_assets):
+            log.warning(
+                "GraphiQL's files are missing from %s: run %s",
+                settings.graphiql_assets,
+                graphiql.FETCH_COMMAND,
+            )
         if settings.broker_url is None:
             runtime.use_store(store)
             state["worker"] = brokers.start_in_process_worker(broker)
@@ -103,12 +118,26 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Starlette:
             if own_store:
                 store.graph.close()
 
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                AllowedOrigins,
+                allow_origins=settings.cors_origins,
+                allow_methods=METHODS,
+                allow_headers=("authorization", "content-type"),
+                expose_headers=("x-request-id",),
+            )
+        )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", gate),
+            *(graphiql.routes(settings.graphiql_assets) if settings.graphiql else []),
         ],
+        middleware=middleware,
+        exception_handlers={404: unknown_route, 405: unknown_route},
         lifespan=lifespan,
     )
     app.state.store = store

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphdb.driver import GraphConfig
+from itsm import graphiql
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -23,6 +24,20 @@ def _env(name: str, default: str | None = None) -> str | None:
 def _int(name: str, default: int) -> int:
     value = _env(name)
     return int(value) if value is not None else default
+
+
+def _origins(name: str) -> tuple[str, ...]:
+    """Comma-separated origins as a browser sends them: scheme://host[:port], no path."""
+    origins = tuple(o.strip() for o in (_env(name, "") or "").split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        well_formed = scheme in ("http", "https") and sep and host and "/" not in host
+        if origin != "*" and not well_formed:
+            raise ValueError(
+                f"{name}: {origin!r} is not an origin; write scheme://host[:port] without a path, "
+                "e.g. https://portal.example.com"
+            )
+    return origins
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -53,6 +68,9 @@ class Settings:
     max_aliases: int
     max_tokens: int
     max_body_bytes: int
+    max_import_bytes: int
+    cors_origins: tuple[str, ...]
+    graphiql_assets: Path
     storage_retry_seconds: float
     token_cache_seconds: float
     sweep_seconds: float = 10.0
@@ -83,7 +101,12 @@ class Settings:
             max_depth=_int("ITSM_MAX_DEPTH", 12),
             max_aliases=_int("ITSM_MAX_ALIASES", 30),
             max_tokens=_int("ITSM_MAX_TOKENS", 20000),
-            max_body_bytes=_int("ITSM_MAX_BODY_BYTES", 16 * 1024 * 1024),
+            max_body_bytes=_int("ITSM_MAX_BODY_BYTES", 1024 * 1024),
+            max_import_bytes=_int("ITSM_MAX_IMPORT_BYTES", 64 * 1024 * 1024),
+            cors_origins=_origins("ITSM_CORS_ORIGINS"),
+            graphiql_assets=Path(
+                _env("ITSM_GRAPHIQL_ASSETS") or str(graphiql.DEFAULT_ASSET_DIR)
+            ).resolve(),
             storage_retry_seconds=float(_env("ITSM_STORAGE_RETRY_SECONDS", "3") or "3"),
             token_cache_seconds=float(_env("ITSM_TOKEN_CACHE_SECONDS", "30") or "30"),
             sweep_seconds=float(_env("ITSM_SWEEP_SECONDS", "10") or "10"),

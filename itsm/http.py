@@ -1,33 +1,157 @@
-"""The door in front of GraphQL: body size, who is calling, and the request context."""
+"""The door in front of GraphQL: method, body size, who is calling, and answers that are always
+GraphQL-shaped JSON with an `extensions.code`, even for requests that never reach GraphQL.
+
+Body limits: a request body may be `max_body_bytes` long (1 MiB by default). Only an import may be
+longer, up to `max_import_bytes`: the gate then reads the rest, decodes the JSON and parses the
+document, which must itself be within the query limit, and lets the request through only when that
+document is one mutation selecting `importCis` alone. The bulk of an import is its variables, so
+the document stays small; a large document is refused before GraphQL parses it. This keeps one URL
+for every client (`itsm import` included) while a query can never cost more than the query limit.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
 from anyio import to_thread
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import OperationType as DocumentOperation
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from core.access import ANONYMOUS, Actor
-from core.errors import DomainError, PayloadTooLarge, Unauthenticated
+from core.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, Unauthenticated
 from domain.tokens import actor_for_token
 from graphdb.write_path import Store
+from itsm import graphiql
 from resolvers.loaders import Loaders
 from schema.context import Context
+from schema.errors import INTERNAL_ERROR, INTERNAL_SERVER_ERROR
 
 log = logging.getLogger(__name__)
 
+# The one mutation allowed a body over the query limit (resolvers/cmdb.py names it).
+IMPORT_FIELD = "importCis"
+METHODS = ("GET", "POST")
+
+
+class BadRequest(DomainError):
+    """The HTTP request is not a GraphQL request this API can read."""
+
+    code = "BAD_REQUEST"
+    http_status = 400
+
+    def __init__(self, field: str, reason: str, message: str) -> None:
+        super().__init__(message, field=field, reason=reason)
+
+
+class UnknownPath(NotFound):
+    """No page or file at this path: unlike a record that does not exist, an HTTP 404."""
+
+    http_status = 404
+
+    def __init__(self, path: str) -> None:
+        super().__init__("path", path, field=None)
+
+
+class BatchingNotSupported(DomainError):
+    code = "BATCHING_NOT_SUPPORTED"
+    http_status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "batched requests (a JSON array of operations) are not supported: "
+            "send one operation per request",
+            field="body",
+        )
+
+
+class MethodNotAllowed(DomainError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = METHODS) -> None:
+        super().__init__(message, allowed=list(allowed))
+        self.allowed = allowed
+
+
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"unsupported content type {content_type or '(none)'!r}: "
+            "send application/json, or use GET with query parameters",
+            field="Content-Type",
+            reason="unsupported_media_type",
+        )
+
+
+class InternalServerError(DomainError):
+    code = INTERNAL_SERVER_ERROR
+    http_status = 500
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(INTERNAL_ERROR, requestId=request_id)
+
 
 def error_body(error: DomainError) -> bytes:
-    return json.dumps(
+    return orjson.dumps(
         {"data": None, "errors": [{"message": error.message, "extensions": error.extensions}]}
-    ).encode()
+    )
+
+
+def error_response(error: DomainError) -> Response:
+    headers = {"content-type": "application/json"}
+    if isinstance(error, Unauthenticated):
+        headers["www-authenticate"] = 'Bearer realm="itsm"'
+    if isinstance(error, MethodNotAllowed):
+        headers["allow"] = ", ".join(error.allowed)
+    return Response(error_body(error), status_code=error.http_status, headers=headers)
+
+
+def _from_http_exception(exc: HTTPException) -> DomainError:
+    """Whatever Strawberry still refuses on its own, told by its status alone."""
+    if exc.status_code == 404:
+        return UnknownPath("/graphql (GraphiQL is off)")
+    if exc.status_code == 405:
+        return MethodNotAllowed(exc.reason)
+    if exc.status_code == 415:
+        return UnsupportedMediaType("")
+    return BadRequest("body", "bad_request", exc.reason)
+
+
+async def unknown_route(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (a path or method no route takes), in the API's shape."""
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "GET")
+        return error_response(
+            MethodNotAllowed(
+                f"{request.method} is not supported on {request.url.path}",
+                allowed=tuple(m.strip() for m in allowed.split(",")),
+            )
+        )
+    return error_response(UnknownPath(request.url.path))
 
 
 class TokenCache:
@@ -48,6 +172,64 @@ class TokenCache:
             self._entries[token] = (time.monotonic() + self.seconds, actor)
 
 
+class _Body:
+    """The request body, read as far as a limit allows and no further."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.complete = False
+
+    async def read(self, limit: int) -> bool:
+        """Read on up to `limit` bytes in all; False when the body is longer."""
+        while not self.complete:
+            if self.size > limit:
+                return False
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.complete = True
+                break
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            self.chunks.append(chunk)
+            self.complete = not message.get("more_body", False)
+        return self.size <= limit
+
+    def bytes(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def is_lone_import(body: bytes, *, max_document_bytes: int, max_tokens: int) -> bool:
+    """Whether `body` is a GraphQL request whose document, within the query limit, is one
+    mutation selecting `importCis` and nothing else."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    query = data.get("query") if isinstance(data, dict) else None
+    if not isinstance(query, str) or len(query) > max_document_bytes:
+        return False
+    if len(query.encode()) > max_document_bytes:
+        return False
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return False
+    if len(document.definitions) != 1:
+        return False
+    operation = document.definitions[0]
+    if not isinstance(operation, OperationDefinitionNode):
+        return False
+    selections = operation.selection_set.selections
+    return (
+        operation.operation is DocumentOperation.MUTATION
+        and len(selections) == 1
+        and isinstance(selections[0], FieldNode)
+        and selections[0].name.value == IMPORT_FIELD
+    )
+
+
 class GraphQLGate:
     """Pure ASGI so it can read (and bound) the body before Strawberry does."""
 
@@ -57,6 +239,8 @@ class GraphQLGate:
         *,
         store: Store,
         max_body_bytes: int,
+        max_import_bytes: int,
+        max_tokens: int,
         anonymous_read: bool,
         graphiql: bool,
         token_cache_seconds: float,
@@ -64,6 +248,8 @@ class GraphQLGate:
         self.app = app
         self.store = store
         self.max_body_bytes = max_body_bytes
+        self.max_import_bytes = max(max_import_bytes, max_body_bytes)
+        self.max_tokens = max_tokens
         self.anonymous_read = anonymous_read
         self.graphiql = graphiql
         self.tokens = TokenCache(token_cache_seconds)
@@ -72,21 +258,38 @@ class GraphQLGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        if request.method == "GET" and self._wants_ide(request):
-            await self.app(scope, receive, send)
-            return
-        body, too_large = await self._read_body(receive)
-        if too_large:
-            error = PayloadTooLarge(self.max_body_bytes)
-            await self._reply(scope, receive, send, error, error.http_status)
-            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
         try:
+            await self._admit(scope, receive, send_with_id)
+        except Exception:
+            log.exception("internal error (requestId=%s) at the HTTP edge", request_id)
+            if not started:
+                await error_response(InternalServerError(request_id))(scope, receive, send_with_id)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        try:
+            if request.method not in METHODS:
+                raise MethodNotAllowed(f"{request.method} is not supported: use GET or POST")
+            if request.method == "GET" and self._wants_ide(request):
+                await self.app(scope, receive, send)
+                return
             actor = await self._identify(request)
+            body = await self._read_body(request, receive, actor)
         except DomainError as error:
-            await self._reply(scope, receive, send, error, error.http_status)
+            await error_response(error)(scope, receive, send)
             return
-        scope.setdefault("state", {})["actor"] = actor
+        scope["state"]["actor"] = actor
 
         sent = False
 
@@ -106,21 +309,28 @@ class GraphQLGate:
             and "query" not in request.query_params
         )
 
-    async def _read_body(self, receive: Receive) -> tuple[bytes, bool]:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return b"", True
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks), False
+    async def _read_body(self, request: Request, receive: Receive, actor: Actor) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_import_bytes:
+            raise PayloadTooLarge(self.max_import_bytes)  # not even an import may be that long
+        body = _Body(receive)
+        if await body.read(self.max_body_bytes):
+            return body.bytes()
+        # Over the query limit: only an authenticated import may go on, so that an anonymous
+        # client can never make the API hold more than the query limit.
+        if actor is ANONYMOUS:
+            raise PayloadTooLarge(self.max_body_bytes)
+        if not await body.read(self.max_import_bytes):
+            raise PayloadTooLarge(self.max_import_bytes)
+        whole = body.bytes()
+        lone_import = await to_thread.run_sync(
+            lambda: is_lone_import(
+                whole, max_document_bytes=self.max_body_bytes, max_tokens=self.max_tokens
+            )
+        )
+        if not lone_import:
+            raise PayloadTooLarge(self.max_body_bytes)
+        return whole
 
     async def _identify(self, request: Request) -> Actor:
         header = request.headers.get("authorization")
@@ -141,20 +351,48 @@ class GraphQLGate:
         self.tokens.put(token, actor)
         return actor
 
-    async def _reply(
-        self, scope: Scope, receive: Receive, send: Send, error: DomainError, status: int
-    ) -> None:
-        headers = {"content-type": "application/json"}
-        if status == 401:
-            headers["www-authenticate"] = 'Bearer realm="itsm"'
-        response = Response(error_body(error), status_code=status, headers=headers)
-        await response(scope, receive, send)
+
+class AllowedOrigins(CORSMiddleware):
+    """Starlette's CORS, except that a preflight from an origin not on the list is answered
+    without any CORS header (Starlette still lists the allowed methods and headers)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        origin = request_headers["origin"]
+        if self.is_allowed_origin(origin=origin):
+            return super().preflight_response(request_headers)
+        response = error_response(
+            Forbidden(f"origin {origin!r} may not call this API", field="Origin")
+        )
+        response.headers["vary"] = "Origin"
+        return response
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        origin = request_headers.get("origin")
+        if origin is None or self.is_allowed_origin(origin=origin):
+            await super().send(message, send, request_headers)
+            return
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message).add_vary_header("Origin")
+        await send(message)
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: Any, store: Store, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, store: Store, graphiql_assets: Path, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.store = store
+        self.graphiql_assets = graphiql_assets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except DomainError as error:
+            response = error_response(error)
+        except HTTPException as exc:
+            response = error_response(_from_http_exception(exc))
+        await response(scope, receive, send)
 
     # orjson: an impact answer of a few hundred CIs is 100 kB of JSON, which the standard
     # library takes about ten times longer to write.
@@ -169,3 +407,85 @@ class GraphQLView(GraphQL[Context, None]):
         context = Context(request=request, response=response, actor=actor, store=self.store)
         context.loaders = Loaders(context)
         return context
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page(self.graphiql_assets)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """Strawberry's reading of a request, with a typed error for each way it can fail."""
+        data: object
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+            for name in ("variables", "extensions"):
+                if params.get(name):
+                    params[name] = self._decoded(params[name], name)
+            data = params
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if "application/json" not in content_type:
+                raise UnsupportedMediaType(content_type)
+            data = self._decoded(await request.get_body(), "body")
+        if isinstance(data, list):
+            raise BatchingNotSupported()
+        if not isinstance(data, dict):
+            raise BadRequest("body", "not_an_object", "the request body must be a JSON object")
+        return GraphQLRequestData(
+            query=_member(data, "query", str),
+            variables=_member(data, "variables", dict),
+            operation_name=_member(data, "operationName", str),
+            extensions=_member(data, "extensions", dict),
+        )
+
+    def _decoded(self, raw: str | bytes, field: str) -> object:
+        try:
+            return self.decode_json(raw)
+        except json.JSONDecodeError as exc:
+            where = "request body" if field == "body" else f"{field!r} parameter"
+            raise BadRequest(
+                field, "invalid_json", f"Unable to parse {where} as JSON: {exc}"
+            ) from exc
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with a typed error where it answers a plain-text 400."""
+        method = request_adapter.method
+        allowed = OperationType.from_http(method)
+        if not self.allow_queries_via_get and method == "GET":
+            allowed = allowed - {OperationType.QUERY}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except MissingQueryError as exc:
+            raise BadRequest("query", "missing", "No GraphQL query found in the request") from exc
+        except CannotGetOperationTypeError as exc:
+            raise BadRequest(
+                "operationName", "unknown_operation", exc.as_http_error_reason()
+            ) from exc
+        except InvalidOperationTypeError as exc:
+            raise MethodNotAllowed(
+                f"{exc.as_http_error_reason(method)}: send them with POST", allowed=("POST",)
+            ) from exc
+
+
+def _member(data: Mapping[str, Any], name: str, kind: type[str] | type[dict[str, Any]]) -> Any:
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        what = "a_string" if kind is str else "an_object"
+        raise BadRequest(
+            name, f"not_{what}", f"the request's {name!r} must be {what.replace('_', ' ')} or null"
+        )
+    return value

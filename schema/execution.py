@@ -5,9 +5,12 @@ an attribute (`depth`, `ci`, `id`, `name`). graphql-core gives every one of them
 treatment: a resolve-info object, argument coercion, awaitable checks and two levels of value
 completion. That was most of the time a large answer spent in GraphQL.
 
-A field is plain when Strawberry marked its resolver as the default attribute read (no resolver
-function, no permission or field extension), it takes no arguments, no resolve middleware is
-installed, and its type is a scalar, an enum, or an object type without a type check of its own.
+A field is plain when its Strawberry definition says it is an attribute read and nothing else: no
+resolver function, no permission classes, no field extensions, no directives, the default
+`getattr` resolver, no arguments; when no resolve middleware is installed; and when its type is a
+scalar, an enum, or an object type without a type check of its own. Strawberry's own `_is_default`
+mark is not enough: it is also set on fields whose permission classes or extensions wrap the read,
+and skipping those would return a value that a permission denies.
 A plain scalar is read and coerced directly; a plain object goes straight to its sub-fields.
 Anything unusual (a null where the schema forbids one, a value the scalar refuses, an exception
 from the read) is handed to the general path, which reads the attribute again and reports it
@@ -18,12 +21,12 @@ Errors raised below a plain object are located and nulled by graphql-core's own 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeGuard
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLError,
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
@@ -37,6 +40,8 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cance
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from schema.errors import tag_request_errors
 
 _GENERAL = object()  # the plain read gave up: take the general path
 
@@ -69,6 +74,13 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         # A resolve middleware must see every field, so with one installed nothing is plain.
         middleware = self.middleware_manager
         self._shortcuts = middleware is None or not middleware.middlewares
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Any:
+        built = super().build(*args, **kwargs)
+        if isinstance(built, list):  # the variables were refused before any field ran
+            tag_request_errors(built)
+        return built
 
     def _plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[_Step] | None:
         if not self._shortcuts:
@@ -222,19 +234,26 @@ def _plain_fields(parent_type: GraphQLObjectType) -> dict[str, _PlainField]:
 
 
 def _plain_field(field_def: GraphQLField) -> _PlainField | None:
-    resolve = field_def.resolve
-    if field_def.args or resolve is None or not getattr(resolve, "_is_default", False):
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if field_def.args or field_def.resolve is None or not _is_attribute_read(definition):
         return None
     named = _named(field_def.type)
     if not is_leaf_type(named) and _plain_object(field_def.type) is None:
         return None
-    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    read: Callable[[Any], Any]
-    if isinstance(definition, StrawberryField) and definition.default_resolver is getattr:
-        read = attrgetter(definition.python_name)
-    else:
-        read = partial(resolve, info=None)
+    read = attrgetter(definition.python_name)
     return _PlainField(read, field_def.type, named)  # type: ignore[arg-type]
+
+
+def _is_attribute_read(definition: object) -> TypeGuard[StrawberryField]:
+    return (
+        isinstance(definition, StrawberryField)
+        and definition.base_resolver is None
+        and not definition.permission_classes
+        and not definition.extensions
+        and not definition.directives
+        and not definition.arguments
+        and definition.default_resolver is getattr
+    )
 
 
 def _named(field_type: GraphQLOutputType) -> GraphQLOutputType:

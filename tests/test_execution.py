@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission
 
 from schema.execution import PlainFieldExecutor
+from schema.root import build_schema
 
 
 @strawberry.enum
@@ -56,6 +59,26 @@ class Owner:  # no interface: completed by the shortcut, as are fields holding o
         return f"#{self.rank:03d} {self.name}"
 
 
+class NobodyMayLook(BasePermission):
+    message = "the audit trail is for managers"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+class Shouted(FieldExtension):
+    def resolve(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
+        return str(next_(source, info, **kwargs)).upper()
+
+
+@strawberry.type
+class Guarded:  # attribute reads that Strawberry wraps: none of them may take the shortcut
+    name: str
+    secret: str | None = strawberry.field(permission_classes=[NobodyMayLook])
+    loud: str = strawberry.field(extensions=[Shouted()])
+
+
 @strawberry.type
 class Pair:
     depth: int
@@ -64,6 +87,7 @@ class Pair:
     maybe: Leaf | None
     owner: Owner
     backup: Owner | None
+    guarded: Guarded
 
     @strawberry.field
     async def later(self) -> Leaf:
@@ -104,6 +128,7 @@ def _pair(n: int, **overrides: Any) -> Pair:
         "maybe": _leaf(n + 100) if n % 2 else None,
         "owner": Owner(name=f"owner {n}", rank=n),
         "backup": Owner(name=f"backup {n}", rank=-n) if n % 2 else None,
+        "guarded": Guarded(name=f"guarded {n}", secret=f"secret {n}", loud=f"loud {n}"),
     }
     values.update(overrides)
     return Pair(**values)
@@ -121,9 +146,11 @@ def _root(bad: dict[str, Any] | None = None) -> Query:
     )
 
 
-def _run(executor: type | None, query: str, root: Query) -> tuple[Any, list[tuple[str, Any]]]:
+def _run(
+    executor: type | None, query: str, root: Query, schema: strawberry.Schema | None = None
+) -> tuple[Any, list[tuple[str, Any]]]:
     kwargs = {"execution_context_class": executor} if executor else {}
-    schema = strawberry.Schema(query=Query, **kwargs)
+    schema = schema or strawberry.Schema(query=Query, **kwargs)
 
     async def execute() -> Any:
         result = await schema.execute(query, root_value=root)
@@ -147,6 +174,7 @@ query {
     maybe { ...leafFields }
     later { id name }
     again: leaf { name @include(if: false) count }
+    guarded { name secret loud }
   }
   maybePairs { depth leaf { id } maybe { name } }
   oddPairs { depth owner { name } }
@@ -191,4 +219,21 @@ def test_errors_inside_a_list_of_plain_objects_keep_their_paths() -> None:
     assert data == {"maybePairs": [{"depth": 0}, {"depth": 1}, None, None]}
     assert errors == [
         ("Cannot return null for non-nullable field Pair.depth.", ["maybePairs", 3, "depth"])
+    ]
+
+
+def test_permission_classes_and_field_extensions_are_never_skipped() -> None:
+    # The API's own schema construction (limits, caches, masking), over these types.
+    schema = build_schema(
+        max_depth=12, max_aliases=30, max_tokens=20000, query=Query, mutation=None
+    )
+    data, errors = _run(None, "{ pairs { guarded { name secret loud } } }", _root(), schema)
+    assert data == {
+        "pairs": [
+            {"guarded": {"name": f"guarded {n}", "secret": None, "loud": f"LOUD {n}"}}
+            for n in range(6)
+        ]
+    }
+    assert errors == [
+        ("the audit trail is for managers", ["pairs", n, "guarded", "secret"]) for n in range(6)
     ]

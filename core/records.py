@@ -1,76 +1,279 @@
-"""The record types of the ten processes, as stored in the graph.
+"""Record declarations: each record type of the ten processes, declared once.
 
-One place lists every label the storage layer may write; `graphdb` refuses any other, so a label
-or relationship type never comes from user input.
+A declaration says what a record is: its label, the human number people quote (`INC0001001`), its
+properties (type, closed set of values, default, whether required, indexed, sortable or
+searchable as full text), the relationships it may have, and its state machine where it has one.
+Constraints and indexes (`graphdb.migrations`), the generic Cypher (`graphdb.records`), input
+checks (`check_properties`) and the GraphQL filters and connections come from it; what is
+specific to a process stays hand-written beside it.
+
+The storage layer writes only labels declared here, so a label never comes from user input.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.errors import ValidationFailed
+from core.links import LINK_TYPES
+from core.states import StateMachine
+
+
+class Kind(enum.StrEnum):
+    """What a property holds, as stored in Neo4j."""
+
+    STRING = "string"  # a short line: a name, a code
+    TEXT = "text"  # prose: descriptions, notes, bodies
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    DATETIME = "datetime"
+    STRINGS = "strings"  # a list of short strings: keywords, tags
+
+
+_SHORT = 200
+_LONG = 100_000
+
+
+@dataclass(frozen=True)
+class Prop:
+    name: str
+    kind: Kind = Kind.STRING
+    description: str = ""
+    required: bool = False
+    # A closed set of values (an enum class whose values are stored), or None for any.
+    values: type[enum.StrEnum] | None = None
+    default: Any = None
+    indexed: bool = False  # a range index: filters and sorts on it are served by the index
+    sortable: bool = False  # lists may be ordered by it (implies indexed)
+    fulltext: bool = False  # part of the record type's full-text index
+    max_length: int | None = None
+    derived: bool = False  # computed by the system (a blast radius), never taken from input
+
+    @property
+    def limit(self) -> int:
+        if self.max_length is not None:
+            return self.max_length
+        return _LONG if self.kind is Kind.TEXT else _SHORT
+
+
+class Direction(enum.StrEnum):
+    OUT = "out"  # (this)-[:TYPE]->(other)
+    IN = "in"  # (other)-[:TYPE]->(this)
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A relationship a record type may have, seen from it (from the one link registry)."""
+
+    type: str
+    direction: Direction
+    others: frozenset[str]  # labels at the other end
+    description: str = ""
+
+
+_LABEL = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
+_PROP = re.compile(r"^[a-z][A-Za-z0-9]{0,62}$")
+
+# Every stored record has these; the write path sets them.
+SYSTEM_PROPERTIES = ("id", "number", "createdAt", "updatedAt", "version")
 
 
 @dataclass(frozen=True)
 class RecordType:
     label: str
-    number_prefix: str | None = None  # the human number people quote: INC0001234, CHG0000042 …
+    number_prefix: str | None = None
     process: str = ""
+    description: str = ""
+    properties: tuple[Prop, ...] = ()
+    states: StateMachine | None = None
+    by_name: Mapping[str, Prop] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _LABEL.match(self.label):
+            raise ValueError(f"record labels are CamelCase identifiers: {self.label!r}")
+        names: dict[str, Prop] = {}
+        for prop in self.properties:
+            if not _PROP.match(prop.name) or prop.name in SYSTEM_PROPERTIES:
+                raise ValueError(f"{self.label}: not a declarable property name {prop.name!r}")
+            if prop.name in names:
+                raise ValueError(f"{self.label}: property {prop.name!r} declared twice")
+            names[prop.name] = prop
+        if self.states is not None and self.states.property not in names:
+            raise ValueError(
+                f"{self.label}: its state machine keeps the state in {self.states.property!r}, "
+                "which is not a declared property"
+            )
+        object.__setattr__(self, "by_name", names)
+
+    @property
+    def fulltext_properties(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.properties if p.fulltext)
+
+    @property
+    def fulltext_index(self) -> str | None:
+        return f"{self.label.lower()}_text" if self.fulltext_properties else None
+
+    @property
+    def indexed_properties(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.properties if p.indexed or p.sortable)
+
+    @property
+    def sortable_properties(self) -> tuple[str, ...]:
+        return (
+            "number",
+            "createdAt",
+            "updatedAt",
+            *(p.name for p in self.properties if p.sortable),
+        )
+
+    @property
+    def links(self) -> list[LinkSpec]:
+        """The relationships it may have, as the link registry lists them."""
+        out = []
+        for link in LINK_TYPES.values():
+            if self.label in link.sources or "*" in link.sources:
+                out.append(LinkSpec(link.name, Direction.OUT, link.targets, link.description))
+            if self.label in link.targets or "*" in link.targets:
+                out.append(LinkSpec(link.name, Direction.IN, link.sources, link.description))
+        return out
 
 
-RECORD_TYPES: dict[str, RecordType] = {
-    r.label: r
-    for r in (
-        RecordType("CI", "CI", "Configuration Management"),
-        RecordType("CatalogEntry", "SC", "Service Level Management"),
-        RecordType("SLA", "SLA", "Service Level Management"),
-        RecordType("OLA", "OLA", "Service Level Management"),
-        RecordType("Team", None, "Service Level Management"),
-        RecordType("Person", None, "Service Level Management"),
-        RecordType("Customer", None, "Service Level Management"),
-        RecordType("Threshold", None, "Availability Management"),
-        RecordType("Outage", None, "Availability Management"),
-        RecordType("Event", "EVT", "Event Management"),
-        RecordType("Alert", "ALR", "Event Management"),
-        RecordType("Interaction", "IMS", "Service Desk"),
-        RecordType("Incident", "INC", "Incident Management"),
-        RecordType("Request", "REQ", "Service Desk"),
-        RecordType("Problem", "PRB", "Problem Management"),
-        RecordType("KnownError", "KE", "Knowledge Management"),
-        RecordType("KnowledgeArticle", "KB", "Knowledge Management"),
-        RecordType("Change", "CHG", "Change Management"),
-        RecordType("Release", "REL", "Release Management"),
-        RecordType("AuditEntry", None, "Audit"),
-        RecordType("ApiToken", None, "Access"),
-    )
-}
+RECORD_TYPES: dict[str, RecordType] = {}
 
-# Relationship types between process records (CI-to-CI types live in `domain.cmdb`).
-PROCESS_RELATIONSHIPS: frozenset[str] = frozenset(
-    {
-        "DESCRIBES",  # CatalogEntry -> Service
-        "COVERS",  # SLA -> Service
-        "AGREED_WITH",  # SLA -> Customer
-        "SUPPORTS",  # OLA -> SLA
-        "PROVIDED_BY",  # OLA -> Team
-        "ESCALATES_TO",  # SLA/OLA -> Team/Person
-        "MEMBER_OF",  # Person -> Team
-        "OWNED_BY",  # CI -> Team
-        "DEFINED_BY",  # Threshold -> SLA/OLA
-        "WATCHES",  # Threshold -> CI
-        "ABOUT",  # Event/Alert -> CI
-        "RAISED",  # Alert -> Incident
-        "RESULTED_IN",  # Interaction -> Incident/Request
-        "AFFECTS",  # Incident -> CI
-        "ASSIGNED_TO",  # Incident -> Team
-        "GOVERNED_BY",  # Incident -> SLA
-        "TRIGGERED_BY",  # Problem -> Incident
-        "CAUSED_BY",  # Incident -> Problem
-        "DOCUMENTS",  # KnownError -> Problem
-        "MATCHES",  # Incident -> KnownError
-        "FIXES",  # Change -> KnownError
-        "ADDRESSES",  # Change -> Incident/Problem
-        "MODIFIES",  # Change -> CI
-        "INCLUDES",  # Release -> Change
-        "UPDATES",  # Release -> CatalogEntry
-        "RECORDS",  # AuditEntry -> any record
-    }
-)
+
+def declare(*record_types: RecordType) -> None:
+    """Add record types; a label declared twice must be declared the same way."""
+    for record_type in record_types:
+        known = RECORD_TYPES.get(record_type.label)
+        if known is not None and known != record_type:
+            raise ValueError(f"record type {record_type.label} is declared twice, differently")
+        RECORD_TYPES[record_type.label] = record_type
+
+
+def record_type(label: str) -> RecordType:
+    try:
+        return RECORD_TYPES[label]
+    except KeyError:
+        raise ValueError(f"{label!r} is not a declared record type") from None
+
+
+# -- checking input against a declaration ---------------------------------------------------
+
+
+def check_value(prop: Prop, value: Any, where: str) -> Any:
+    """One value against its declaration; returns it as stored (enums by value, text trimmed)."""
+    if value is None:
+        if prop.required:
+            raise ValidationFailed(where, "required", f"{prop.name} is required")
+        return None
+    if prop.values is not None:
+        raw = value.value if isinstance(value, enum.Enum) else value
+        allowed = [v.value for v in prop.values]
+        if raw not in allowed:
+            raise ValidationFailed(
+                where,
+                f"unknown_{prop.name.lower()}",
+                f"unknown {prop.name} {raw!r}; one of: {', '.join(allowed)}",
+            )
+        return raw
+    match prop.kind:
+        case Kind.STRING | Kind.TEXT:
+            if not isinstance(value, str):
+                raise ValidationFailed(where, "not_a_string", f"{prop.name} must be text")
+            cleaned = value.strip() if prop.kind is Kind.STRING else value
+            if prop.required and not cleaned.strip():
+                raise ValidationFailed(where, "required", f"{prop.name} must not be empty")
+            if len(cleaned) > prop.limit:
+                raise ValidationFailed(
+                    where,
+                    "too_long",
+                    f"{prop.name} has at most {prop.limit} characters",
+                    limit=prop.limit,
+                )
+            return cleaned
+        case Kind.INT:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationFailed(where, "not_an_integer", f"{prop.name} is a whole number")
+            return value
+        case Kind.FLOAT:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValidationFailed(where, "not_a_number", f"{prop.name} is a number")
+            return float(value)
+        case Kind.BOOL:
+            if not isinstance(value, bool):
+                raise ValidationFailed(where, "not_a_boolean", f"{prop.name} is true or false")
+            return value
+        case Kind.DATETIME:
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise ValidationFailed(
+                    where, "not_a_time", f"{prop.name} is a time with its UTC offset"
+                )
+            return value
+        case Kind.STRINGS:
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise ValidationFailed(where, "not_strings", f"{prop.name} is a list of strings")
+            items = [v.strip() for v in value]
+            if any(len(v) > prop.limit for v in items):
+                raise ValidationFailed(
+                    where, "too_long", f"each of {prop.name} has at most {prop.limit} characters"
+                )
+            return items
+    raise AssertionError(prop.kind)  # pragma: no cover - the match is exhaustive
+
+
+def check_properties(
+    record: RecordType,
+    values: Mapping[str, Any],
+    *,
+    creating: bool,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """Input for a record checked against its declaration, as it will be stored.
+
+    Creating fills defaults and insists on required properties; an update checks only what it
+    sends. A property the declaration does not know is refused by name. `prefix` is put before
+    field names in errors (`items[3].`).
+    """
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        prop = record.by_name.get(name)
+        if prop is None:
+            known = ", ".join(sorted(record.by_name))
+            raise ValidationFailed(
+                prefix + name,
+                "unknown_property",
+                f"{record.label} has no property {name!r}; it has: {known}",
+            )
+        if record.states is not None and name == record.states.property:
+            raise ValidationFailed(
+                prefix + name,
+                "state_by_transition",
+                f"a {record.label}'s {name} changes only through its transitions",
+            )
+        if prop.derived:
+            raise ValidationFailed(
+                prefix + name, "derived", f"{name} is computed by the system, not set"
+            )
+        if value is None and not creating and prop.required:
+            raise ValidationFailed(prefix + name, "required", f"{name} cannot be cleared")
+        out[name] = check_value(prop, value, prefix + name)
+    if creating:
+        if record.states is not None:
+            out[record.states.property] = record.states.initial
+        for prop in record.properties:
+            if out.get(prop.name) is None and prop.default is not None:
+                default = prop.default
+                out[prop.name] = default.value if isinstance(default, enum.Enum) else default
+            if prop.required and out.get(prop.name) is None:
+                raise ValidationFailed(prefix + prop.name, "required", f"{prop.name} is required")
+    return out
+
+
+def labels_of(record_types: Iterable[RecordType]) -> list[str]:
+    return [r.label for r in record_types]

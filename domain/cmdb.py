@@ -17,22 +17,11 @@ from typing import Any, TypeVar
 from neo4j import ManagedTransaction
 from neo4j.exceptions import ClientError
 
+from core import links
 from core.errors import ValidationFailed
+from core.record_types import Criticality as Criticality
+from core.record_types import Lifecycle as Lifecycle
 from graphdb.cypher import ci as ci_cypher
-
-
-class Lifecycle(enum.StrEnum):
-    PLANNED = "planned"
-    LIVE = "live"
-    MAINTENANCE = "maintenance"
-    RETIRED = "retired"
-
-
-class Criticality(enum.StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
 
 
 class Propagation(enum.StrEnum):
@@ -251,6 +240,21 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
     )
 }
 
+
+
+def _register_links() -> None:
+    """Every CI relationship type joins two CIs in the one link registry; which classes it may
+    join is this module's finer rule (`RelationshipType.allows`)."""
+    links.register(
+        *(
+            links.LinkType(r.name, frozenset({"CI"}), frozenset({"CI"}), r.description)
+            for r in RELATIONSHIP_TYPES.values()
+        )
+    )
+
+
+_register_links()
+
 _ATTRIBUTE_NAME = re.compile(r"^[a-z][A-Za-z0-9]{0,40}$")
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,40}$")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,40}$")
@@ -293,6 +297,7 @@ def extend_registry(config: Mapping[str, Any]) -> None:
             spec.get("phrase", ""),
             spec.get("inverse", ""),
         )
+    _register_links()
 
 
 def load_registry_file(path: str) -> None:

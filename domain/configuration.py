@@ -122,12 +122,10 @@ def unrelate_cis(store: Store, actor: Actor, source_id: str, rel_type: str, targ
 
     def work(uow: UnitOfWork) -> bool:
         uow.lock("CI", source_id)
-        deleted = ci_cypher.delete_relationship(uow, source_id, rel.name, target_id)
-        if not deleted:
+        if not uow.unlink("CI", source_id, rel.name, "CI", target_id):
             raise ValidationFailed(
                 "type", "no_such_relationship", f"no {rel.name} from {source_id} to {target_id}"
             )
-        uow.audit("unrelate", "CI", source_id, {"type": rel.name, "targetId": target_id}, None)
         uow.publish(BLAST_RADIUS_ACTOR + "_upstream", [target_id])
         return True
 

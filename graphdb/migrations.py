@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from neo4j import ManagedTransaction
 
-from core.records import RECORD_TYPES
+from core.record_types import RECORD_TYPES
 from domain.cmdb import CI_CLASSES
 from graphdb.driver import Graph
 from graphdb.write_path import ident, now
@@ -29,17 +29,8 @@ class Migration:
 
 
 def _unique_ids() -> list[str]:
+    # Record ids and numbers come from the declarations (`declared_statements`).
     out = []
-    for label, record_type in RECORD_TYPES.items():
-        out.append(
-            f"CREATE CONSTRAINT {label.lower()}_id IF NOT EXISTS "
-            f"FOR (n:{ident(label)}) REQUIRE n.id IS UNIQUE"
-        )
-        if record_type.number_prefix:
-            out.append(
-                f"CREATE CONSTRAINT {label.lower()}_number IF NOT EXISTS "
-                f"FOR (n:{ident(label)}) REQUIRE n.number IS UNIQUE"
-            )
     out.append(
         "CREATE CONSTRAINT apitoken_digest IF NOT EXISTS "
         "FOR (n:ApiToken) REQUIRE n.digest IS UNIQUE"
@@ -91,6 +82,35 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
+def declared_statements() -> list[str]:
+    """Constraints and indexes that the record declarations ask for, all idempotent.
+
+    Applied at every start after the numbered migrations: a declaration that gains an indexed
+    property or a new record type gets its index without a hand-written migration.
+    """
+    out = []
+    for label, record_type in RECORD_TYPES.items():
+        node = f"(n:{ident(label)})"
+        low = label.lower()
+        out.append(f"CREATE CONSTRAINT {low}_id IF NOT EXISTS FOR {node} REQUIRE n.id IS UNIQUE")
+        if record_type.number_prefix:
+            out.append(
+                f"CREATE CONSTRAINT {low}_number IF NOT EXISTS "
+                f"FOR {node} REQUIRE n.number IS UNIQUE"
+            )
+        for prop in (*record_type.indexed_properties, "createdAt", "updatedAt"):
+            out.append(
+                f"CREATE INDEX {low}_{prop.lower()} IF NOT EXISTS FOR {node} ON (n.{prop})"
+            )
+        if record_type.fulltext_index:
+            fields = ", ".join(f"n.{p}" for p in record_type.fulltext_properties)
+            out.append(
+                f"CREATE FULLTEXT INDEX {record_type.fulltext_index} IF NOT EXISTS "
+                f"FOR {node} ON EACH [{fields}]"
+            )
+    return out
+
+
 def applied_versions(graph: Graph) -> set[int]:
     def read(tx: ManagedTransaction) -> set[int]:
         return {int(r["v"]) for r in tx.run("MATCH (m:SchemaMigration) RETURN m.version AS v")}
@@ -116,4 +136,6 @@ def migrate(graph: Graph) -> list[Migration]:
         )
         log.info("applied migration %s: %s", migration.version, migration.name)
         applied.append(migration)
+    for statement in declared_statements():
+        graph.run_schema(statement)
     return applied

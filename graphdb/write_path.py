@@ -19,8 +19,9 @@ from typing import Any, Protocol, TypeVar
 from neo4j import ManagedTransaction
 
 from core.access import Actor
-from core.errors import NotFound, VersionConflict
-from core.records import RECORD_TYPES
+from core.errors import NotFound, ValidationFailed, VersionConflict
+from core.links import check_link, link_type
+from core.record_types import RECORD_TYPES
 from graphdb.driver import Graph
 
 T = TypeVar("T")
@@ -223,22 +224,145 @@ class UnitOfWork:
         to_id: str,
         props: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Create a relationship and record it in the audit trail of its source."""
-        values = {**(props or {}), "createdAt": self.at, "createdBy": self.actor.name}
-        record = self.tx.run(
-            f"MATCH (a:{ident(from_label)} {{id: $a}}), (b:{ident(to_label)} {{id: $b}}) "
-            f"CREATE (a)-[r:{ident(rel_type)}]->(b) SET r = $values RETURN properties(r) AS r",
+        """Create a relationship the link registry allows and record it in the audit trail of
+        its source."""
+        link_type(rel_type)
+        # The labels the nodes really have are checked, not the ones the caller matched them by
+        # (a Service is matched as a CI).
+        ends = self.tx.run(
+            f"MATCH (a:{ident(from_label)} {{id: $a}}) OPTIONAL MATCH (b:{ident(to_label)} "
+            "{id: $b}) RETURN labels(a) AS a, labels(b) AS b",
             a=from_id,
             b=to_id,
-            values=values,
         ).single()
-        if record is None:
+        if ends is None:
             raise NotFound(from_label, from_id)
-        created = dict(record["r"])
+        if not ends["b"]:
+            raise NotFound(to_label, to_id, field="targetId")
+        check_link(rel_type, ends["a"], ends["b"])
+        values = {**(props or {}), "createdAt": self.at, "createdBy": self.actor.name}
+        created = dict(
+            self.tx.run(
+                f"MATCH (a:{ident(from_label)} {{id: $a}}), (b:{ident(to_label)} {{id: $b}}) "
+                f"CREATE (a)-[r:{ident(rel_type)}]->(b) SET r = $values RETURN properties(r) AS r",
+                a=from_id,
+                b=to_id,
+                values=values,
+            ).single(strict=True)["r"]
+        )
         self.audit(
             "relate", from_label, from_id, None, {"type": rel_type, "targetId": to_id, **created}
         )
         return created
+
+    def link_many(
+        self,
+        from_label: str,
+        rel_type: str,
+        to_label: str,
+        rows: list[dict[str, Any]],
+        common: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Create many relationships of one type, rows {s, t, props}, with one UNWIND.
+
+        `common` properties go once as a parameter for the whole batch. Callers audit in their
+        own grouping (an import writes one entry per source CI, not one per relationship).
+        """
+        link = link_type(rel_type)
+        if not rows:
+            return
+        created = self.tx.run(
+            f"UNWIND $rows AS row MATCH (s:{ident(from_label)} {{id: row.s}}), "
+            f"(t:{ident(to_label)} {{id: row.t}}) "
+            "WHERE ('*' IN $sources OR any(l IN labels(s) WHERE l IN $sources)) "
+            "  AND ('*' IN $targets OR any(l IN labels(t) WHERE l IN $targets)) "
+            f"CREATE (s)-[r:{ident(rel_type)}]->(t) SET r = row.props, r += $common, "
+            "r.createdAt = $at, r.createdBy = $actor RETURN count(r) AS created",
+            rows=rows,
+            sources=sorted(link.sources),
+            targets=sorted(link.targets),
+            common=dict(common or {}),
+            at=self.at,
+            actor=self.actor.name,
+        ).single(strict=True)["created"]
+        if created != len(rows):
+            # Raising rolls the whole transaction back: none of the batch is written.
+            raise ValidationFailed(
+                "type",
+                "link_not_allowed",
+                f"{len(rows) - created} of {len(rows)} {rel_type} relationships join records "
+                f"that are missing or that {rel_type} may not join",
+            )
+
+    def unlink(
+        self, from_label: str, from_id: str, rel_type: str, to_label: str, to_id: str
+    ) -> int:
+        """Delete the relationships of this type from one record to another, audited on the
+        source with what the relationship carried; returns how many there were."""
+        link_type(rel_type)
+        rows = self.tx.run(
+            f"MATCH (:{ident(from_label)} {{id: $a}})-[r:{ident(rel_type)}]->"
+            f"(:{ident(to_label)} {{id: $b}}) "
+            "WITH r, properties(r) AS props DELETE r RETURN props",
+            a=from_id,
+            b=to_id,
+        )
+        removed = [dict(r["props"]) for r in rows]
+        for props in removed:
+            self.audit(
+                "unrelate",
+                from_label,
+                from_id,
+                {"type": rel_type, "targetId": to_id, **props},
+                None,
+            )
+        return len(removed)
+
+    def transition(
+        self,
+        label: str,
+        record_id: str,
+        target: str,
+        *,
+        expected_version: int | None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Move a record along its state machine, with the changes that come with the step
+        (a resolution code, an on-hold reason), in one audited write.
+
+        The state machine checks the step, the role and the guards against the record as
+        locked; the entry keeps the time of the change, which clocks are replayed from.
+        """
+        machine = RECORD_TYPES[label].states
+        if machine is None:
+            raise ValueError(f"{label} has no state machine")
+        before = self.lock(label, record_id)
+        if expected_version is not None and before["version"] != expected_version:
+            raise VersionConflict(label, record_id, expected_version, int(before["version"]))
+        extra = dict(changes or {})
+        step = machine.check(label, before, target, self.actor.role, extra)
+        values = {
+            **{k: v for k, v in extra.items() if v is not None},
+            machine.property: target,
+            "stateChangedAt": self.at,
+        }
+        after = self.tx.run(
+            f"MATCH (n:{ident(label)} {{id: $id}}) "
+            "SET n += $values, n.version = n.version + 1, n.updatedAt = $at "
+            "RETURN properties(n) AS n",
+            id=record_id,
+            values=values,
+            at=self.at,
+        ).single(strict=True)["n"]
+        keys = sorted(set(values) - {"stateChangedAt"})
+        self.audit(
+            "transition",
+            label,
+            record_id,
+            {k: before.get(k) for k in keys},
+            {"transition": step.name, **{k: after.get(k) for k in keys}},
+        )
+        return dict(after)
 
     # -- audit and messages --------------------------------------------------------------------
 

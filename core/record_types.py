@@ -1,0 +1,97 @@
+"""The record types of the ten processes, each declared once.
+
+Configuration items are declared in full; the other records carry what every record has (label,
+number, process) and grow their properties and state machines as each process is built.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare
+
+
+class Lifecycle(enum.StrEnum):
+    PLANNED = "planned"
+    LIVE = "live"
+    MAINTENANCE = "maintenance"
+    RETIRED = "retired"
+
+
+class Criticality(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+CI = RecordType(
+    "CI",
+    "CI",
+    "Configuration Management",
+    "A configuration item: anything under configuration control. Its class is a second label.",
+    properties=(
+        Prop(
+            "name", Kind.STRING, "What people call it.", required=True, sortable=True, fulltext=True
+        ),
+        Prop(
+            "ciClass", Kind.STRING, "Its class in the CMDB registry.", required=True, indexed=True
+        ),
+        Prop(
+            "lifecycle",
+            Kind.STRING,
+            "Where it is in its life.",
+            values=Lifecycle,
+            default=Lifecycle.LIVE,
+            indexed=True,
+        ),
+        Prop(
+            "criticality",
+            Kind.STRING,
+            "How much the business needs it.",
+            values=Criticality,
+            default=Criticality.MEDIUM,
+            indexed=True,
+        ),
+        Prop("owner", Kind.STRING, "Who answers for it."),
+        Prop("description", Kind.TEXT, "What it is for.", fulltext=True),
+        Prop(
+            "blastRadius",
+            Kind.INT,
+            "How many CIs depend on this one, within six hops.",
+            derived=True,
+        ),
+        Prop("blastRadiusAt", Kind.DATETIME, "When the blast radius was counted.", derived=True),
+    ),
+)
+
+
+def _plain(label: str, prefix: str | None, process: str, description: str) -> RecordType:
+    return RecordType(label, prefix, process, description)
+
+
+declare(
+    CI,
+    _plain("CatalogEntry", "SC", "Service Level Management", "A Service Catalog entry."),
+    _plain("SLA", "SLA", "Service Level Management", "A service level agreement."),
+    _plain("OLA", "OLA", "Service Level Management", "An operational level agreement."),
+    _plain("Team", None, "Service Level Management", "A team that supports services."),
+    _plain("Person", None, "Service Level Management", "Someone who is notified or works."),
+    _plain("Customer", None, "Service Level Management", "Who a service is agreed with."),
+    _plain("Threshold", None, "Availability Management", "A limit from an agreement."),
+    _plain("Outage", None, "Availability Management", "A period a CI was down or degraded."),
+    _plain("Event", "EVT", "Event Management", "What monitoring sent."),
+    _plain("Alert", "ALR", "Event Management", "The de-duplicated, stateful alert."),
+    _plain("Interaction", "IMS", "Service Desk", "A contact with the Service Desk."),
+    _plain("Incident", "INC", "Incident Management", "A break/fix record."),
+    _plain("Request", "REQ", "Service Desk", "A service request."),
+    _plain("Problem", "PRB", "Problem Management", "The cause behind incidents."),
+    _plain("KnownError", "KE", "Knowledge Management", "A documented root cause and workaround."),
+    _plain("KnowledgeArticle", "KB", "Knowledge Management", "An FAQ or process document."),
+    _plain("Change", "CHG", "Change Management", "A code or configuration change."),
+    _plain("Release", "REL", "Release Management", "A coordinated delivery of changes."),
+    _plain("AuditEntry", None, "Audit", "Who changed what and when."),
+    _plain("ApiToken", None, "Access", "An API token, stored as a digest."),
+)
+
+__all__ = ["CI", "RECORD_TYPES", "Criticality", "Lifecycle"]

@@ -1,0 +1,181 @@
+"""Generic Cypher for any declared record type: by id and number, filtered and sorted pages with
+cursors in both directions, counts, and the transitions a record went through.
+
+Labels, property names and index names come from the declarations (`core.records`), never from
+input; values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from core.records import Kind, RecordType
+from graphdb.write_path import ident
+
+_SYSTEM_TIMES = ("createdAt", "updatedAt")
+
+
+def time_properties(record: RecordType) -> tuple[str, ...]:
+    return (
+        _SYSTEM_TIMES
+        + tuple(p.name for p in record.properties if p.kind is Kind.DATETIME)
+        + (("stateChangedAt",) if record.states else ())
+    )
+
+
+def view(record: RecordType, n: str = "n") -> str:
+    """A record as read for display: times as epoch milliseconds, because the driver's decoding
+    of temporal values costs more than the rest of a row."""
+    times = ", ".join(f"{t}: {n}.{t}.epochMillis" for t in time_properties(record))
+    return f"{n} {{.*, {times}}}"
+
+
+def by_ids(
+    tx: ManagedTransaction, record: RecordType, ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    rows = tx.run(
+        f"UNWIND $ids AS id MATCH (n:{ident(record.label)} {{id: id}}) RETURN {view(record)} AS n",
+        ids=list(ids),
+    )
+    return {r["n"]["id"]: dict(r["n"]) for r in rows}
+
+
+def by_number(tx: ManagedTransaction, record: RecordType, number: str) -> dict[str, Any] | None:
+    found = tx.run(
+        f"MATCH (n:{ident(record.label)} {{number: $number}}) RETURN {view(record)} AS n",
+        number=number,
+    ).single()
+    return dict(found["n"]) if found else None
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """One page of records: equality filters (a list means any of), full text, one order, and
+    a cursor (the position in the order and the id) to start after, or, going backwards, to end
+    before."""
+
+    order: str = "createdAt"
+    descending: bool = False
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    text: str | None = None  # a Lucene query made safe by the caller
+    after: tuple[Any, str] | None = None
+    before: tuple[Any, str] | None = None
+    backward: bool = False  # the last `limit` before `before` (or of all), still in order
+    limit: int = 50
+    # What a record type's own Cypher module adds: conditions on parameters it passes (a CI's
+    # attributes), a key to sort by before the order (so a composite index serves it), and
+    # conditions only the count needs (so that index also counts).
+    conditions: tuple[str, ...] = ()
+    count_conditions: tuple[str, ...] = ()
+    sort_prefix: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def page(
+    tx: ManagedTransaction, record: RecordType, query: PageQuery
+) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+    """The page, each record with its position in the order (what a cursor carries), and the
+    number of records that match the filters.
+
+    Only set filters reach the query, and the sort key must exist, so that a range index on it
+    hands records over in order; a time sorts by epoch nanoseconds, so that equal and
+    sub-millisecond times page without repeats or gaps.
+    """
+    if query.order not in record.sortable_properties:
+        raise ValueError(f"{record.label} cannot be ordered by {query.order!r}")
+    label = ident(record.label)
+    params: dict[str, Any] = {**query.params, "limit": query.limit}
+    where: list[str] = list(query.conditions)
+    for i, (name, value) in enumerate(sorted(query.filters.items())):
+        if name not in record.by_name and name not in ("number", "id"):
+            raise ValueError(f"{record.label} has no property {name!r} to filter on")
+        param = f"f{i}"
+        params[param] = value
+        where.append(f"n.{name} {'IN' if isinstance(value, list) else '='} ${param}")
+    if query.text:
+        if record.fulltext_index is None:
+            raise ValueError(f"{record.label} has no full-text index")
+        source = (
+            "CALL db.index.fulltext.queryNodes($index, $text) YIELD node AS n "
+            f"WITH n WHERE n:{label} "
+        )
+        params.update(index=record.fulltext_index, text=query.text)
+        first_where = "AND "
+    else:
+        source = f"MATCH (n:{label}) "
+        first_where = "WHERE "
+    count_where = [*where, *query.count_conditions]
+    key = f"n.{query.order}"
+    if query.order in time_properties(record):
+        mark = "datetime({epochSeconds: $mark / 1000000000, nanosecond: $mark % 1000000000})"
+        position = f"{key}.epochSeconds * 1000000000 + {key}.nanosecond"
+    else:
+        mark, position = "$mark", key
+    if not query.text:
+        where.append(f"{key} IS NOT NULL")
+
+    def beyond(cursor: tuple[Any, str], name: str, greater: bool) -> str:
+        """Records past the cursor in the order: a range an index can seek, ties by id."""
+        params.update({name: cursor[0], name + "Id": cursor[1]})
+        at = mark.replace("$mark", "$" + name)
+        op = ">" if greater else "<"
+        return f"{key} {op}= {at} AND ({key} {op} {at} OR n.id {op} ${name}Id)"
+
+    if query.after is not None:
+        where.append(beyond(query.after, "after", not query.descending))
+    if query.before is not None:
+        where.append(beyond(query.before, "before", query.descending))
+    # Backwards, the query walks the order reversed and the page is flipped afterwards.
+    order = "DESC" if query.descending != query.backward else "ASC"
+    sort = f"{key} {order}, n.id {order}"
+    if query.sort_prefix:
+        sort = f"{query.sort_prefix} {order}, {sort}"
+    rows = tx.run(
+        source
+        + (f"{first_where}{' AND '.join(where)} " if where else "")
+        + f"WITH n ORDER BY {sort} LIMIT $limit "
+        f"RETURN {view(record)} AS n, {position} AS position",
+        params,
+    )
+    found = [(dict(r["n"]), r["position"]) for r in rows]
+    if query.backward:
+        found.reverse()
+    total = tx.run(
+        source
+        + (f"{first_where}{' AND '.join(count_where)} " if count_where else "")
+        + "RETURN count(n) AS c",
+        params,
+    ).single(strict=True)["c"]
+    return found, int(total)
+
+
+def transitions(tx: ManagedTransaction, record: RecordType, record_id: str) -> list[dict[str, Any]]:
+    """Every state change of a record, oldest first: the audited transitions clocks replay."""
+    if record.states is None:
+        return []
+    state = record.states.property
+    rows = tx.run(
+        "MATCH (a:AuditEntry {recordId: $id}) WHERE a.action IN ['create', 'transition'] "
+        "RETURN a.action AS action, a.at AS at, a.actor AS actor, a.before AS before, "
+        "a.after AS after ORDER BY a.at",
+        id=record_id,
+    )
+    out = []
+    for r in rows:
+        before = json.loads(r["before"]) if r["before"] else {}
+        after = json.loads(r["after"]) if r["after"] else {}
+        out.append(
+            {
+                "transition": after.get("transition"),
+                "from": before.get(state),
+                "to": after.get(state),
+                "at": r["at"].to_native(),
+                "actor": r["actor"],
+            }
+        )
+    return out

@@ -241,7 +241,6 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
 }
 
 
-
 def _register_links() -> None:
     """Every CI relationship type joins two CIs in the one link registry; which classes it may
     join is this module's finer rule (`RelationshipType.allows`)."""

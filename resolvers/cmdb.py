@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import strawberry
@@ -288,7 +287,9 @@ class CMDBQuery:
                 tx, str(from_id), str(to_id), types, max_depth=max_depth, direction=way
             ),
         )
-        return None if steps is None else [_step(*dataclasses.astuple(s)) for s in steps]
+        return (
+            None if steps is None else [_step(s.source, s.type, s.target, s.forward) for s in steps]
+        )
 
     @strawberry.field(
         description="The CIs around one CI, for drawing: JSON, Graphviz DOT, Mermaid."

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, GraphQLObjectType
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -21,17 +21,22 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 from strawberry.types import ExecutionContext
 
 from core.errors import DomainError
-from resolvers.access import AccessQuery
+from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.nodes import NodeQuery
 from schema.execution import PlainFieldExecutor
 
 
-@strawberry.type
-class Query(CMDBQuery, AccessQuery):
+@reads_need_permission
+@strawberry.type(description="Everything that can be read.")
+class Query(NodeQuery, CMDBQuery, AccessQuery):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Everything that changes records. Each takes one `input` and answers with a "
+    "payload whose `userErrors` say why the input was refused."
+)
 class Mutation(CMDBMutation):
     pass
 
@@ -82,6 +87,16 @@ class HttpStatusFromErrors(SchemaExtension):
             context.response.status_code = statuses[0]
 
 
+def plain_node_types(schema: strawberry.Schema) -> None:
+    """Strawberry gives every type that implements an interface an `is_type_of` check, and the
+    plain-field executor leaves a type with such a check to the general path. Resolvers here
+    return instances of the types themselves and `Node` resolves them by class, so the check can
+    never fail: without it, a list of CIs stays on the fast path."""
+    for graphql_type in schema._schema.type_map.values():
+        if isinstance(graphql_type, GraphQLObjectType) and graphql_type.interfaces:
+            graphql_type.is_type_of = None
+
+
 def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawberry.Schema:
     # The depth and alias rules are built once: the validation cache is keyed by the rule
     # classes, and QueryDepthLimiter or MaxAliasesLimiter would make new ones for every request.
@@ -89,7 +104,7 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawb
         depth_limit.create_validator(max_depth, should_ignore=None),
         alias_limit.create_validator(max_aliases),
     ]
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         execution_context_class=PlainFieldExecutor,
@@ -105,3 +120,5 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int) -> strawb
             HttpStatusFromErrors,
         ],
     )
+    plain_node_types(schema)
+    return schema

@@ -53,6 +53,7 @@ from bench.common import (
 )
 from bench.estate import Estate, generate, validate
 from core.access import SYSTEM
+from core.ids import record_id
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation
 from domain.impact import impact_of
 from graphdb.migrations import migrate
@@ -192,7 +193,7 @@ def compare(api: dict[str, Any], raw: list[dict[str, Any]], label: str) -> list[
     raw_depth = {r["id"]: r["depth"] for r in raw}
     problems = []
     for a in api["affected"]:
-        ci_id = a["ci"]["id"]
+        ci_id = record_id(a["ci"]["id"], "CI")  # the API answers global ids
         if ci_id not in raw_depth:
             problems.append(
                 f"{label}: API says {a['ci']['name']} is affected, raw never reaches it"

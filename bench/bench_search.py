@@ -53,7 +53,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
     ),
     (
         "lifecycle live, by name",
-        {"lifecycle": "live"},
+        {"lifecycle": "LIVE"},
         {"field": "NAME", "direction": "ASC"},
         "WHERE n.lifecycle = 'live'",
         "n.name",

@@ -1,20 +1,20 @@
-"""Resolvers for Configuration Management."""
+"""Resolvers for Configuration Management: GraphQL input → domain call → GraphQL type."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from core.access import Permission
-from core.errors import LimitExceeded, NotFound, ValidationFailed
-from domain import cmdb, configuration, diagram, impact, reconciliation
-from graphdb.cypher import ci as ci_cypher
+from core.errors import ValidationFailed
+from core.ids import record_id, to_global_id
+from domain import cmdb, cmdb_reads, configuration, diagram, impact, reconciliation
+from resolvers.payloads import refusals_in_payload
 from schema.cmdb import (
     AgreementRef,
-    CIConnection,
-    CIEdge,
+    AuthoritativeSource,
+    CIClassInfo,
     CIFilter,
     CIOrder,
     ConfigurationItem,
@@ -29,20 +29,44 @@ from schema.cmdb import (
     ImportStatus,
     PathDirection,
     PathStep,
+    Propagation,
     RegisterCIInput,
+    RegisterCIPayload,
+    Registry,
     RelateCIsInput,
-    RelateCIsPayload,
+    RelationshipPayload,
+    RelationshipTypeInfo,
+    RetireCIInput,
+    RetireCIPayload,
     SortDirection,
     SparedCI,
     Subgraph,
+    UnrelateCIsInput,
     UpdateCIInput,
+    UpdateCIPayload,
+    ci_global_id,
+    path_step,
+    stored,
 )
-from schema.common import PageInfo, decode_cursor, encode_cursor
 from schema.context import Info
+from schema.paging import (
+    After,
+    Before,
+    Connection,
+    Edge,
+    First,
+    Last,
+    encode_cursor,
+    page_info,
+    page_request,
+)
 
-MAX_PAGE = 500
-MAX_SUBGRAPH_NODES = 2000
-MAX_PATH_DEPTH = 12
+DEFAULT_CIS_PAGE = 50
+
+
+def ci_ref(value: str | None, field: str) -> str:
+    """The stored id of a CI named in an input by global or bare id."""
+    return record_id(str(value), "CI", field=field)
 
 
 def _json_object(value: Any, field: str) -> dict[str, Any]:
@@ -53,20 +77,11 @@ def _json_object(value: Any, field: str) -> dict[str, Any]:
     return value
 
 
-def _types(values: list[str] | None, field: str) -> list[str]:
-    names = values or list(cmdb.RELATIONSHIP_TYPES)
-    return [cmdb.relationship_type(n, field_name=field).name for n in names]
-
-
-def _agreement(props: dict[str, Any]) -> AgreementRef:
+def _agreement(label: str, props: dict[str, Any]) -> AgreementRef:
     return AgreementRef(
-        id=strawberry.ID(props["id"]), name=props["name"], number=props.get("number")
-    )
-
-
-def _step(s: str, type_: str, t: str, forward: bool = True) -> PathStep:
-    return PathStep(
-        source_id=strawberry.ID(s), type=type_, target_id=strawberry.ID(t), forward=forward
+        id=strawberry.ID(to_global_id(label, props["id"])),
+        name=props["name"],
+        number=props.get("number"),
     )
 
 
@@ -74,6 +89,11 @@ def _import_error(error: ValidationFailed | None) -> ImportError | None:
     if error is None:
         return None
     return ImportError(field=error.field, reason=error.reason, message=error.message)
+
+
+def _lowered(value: str | None) -> str | None:
+    """Import items take enum names (LIVE) as well as the stored values (live)."""
+    return value.lower() if value is not None else None
 
 
 def _selected(selections: list[Any], path: list[str]) -> set[str]:
@@ -99,6 +119,7 @@ async def _impact(
     max_results: int,
 ) -> ImpactAnalysis:
     ctx = info.context
+    root = ci_ref(ci_id, "ciId")
     # Reasons and paths cost a second walk over every affected CI: only when they are asked for.
     below = [s for field in info.selected_fields for s in field.selections]
     explain = bool(_selected(below, ["affected"]) & {"reason", "paths"})
@@ -111,8 +132,8 @@ async def _impact(
         lambda: impact.impact_of(
             ctx.store,
             ctx.actor,
-            str(ci_id),
-            direction=impact.Direction(direction.value),
+            root,
+            direction=impact.Direction(stored(direction)),
             max_depth=max_depth,
             relationship_types=relationship_types,
             max_results=max_results,
@@ -133,7 +154,9 @@ async def _impact(
                 ci=ConfigurationItem.from_props(cis[r.ci_id]),
                 depth=r.depth,
                 reason=r.reason or "",
-                paths=[[_step(s.source, s.type, s.target, s.forward) for s in p] for p in r.paths],
+                paths=[
+                    [path_step(s.source, s.type, s.target, s.forward) for s in p] for p in r.paths
+                ],
             )
             for r in result.reached
             if r.ci_id in cis
@@ -151,77 +174,123 @@ async def _impact(
             if s.ci_id in cis
         ],
         services=[ConfigurationItem.from_props(s) for s in report.services],
-        slas=[_agreement(s) for s in report.slas],
-        customers=[_agreement(c) for c in report.customers],
+        slas=[_agreement("SLA", s) for s in report.slas],
+        customers=[_agreement("Customer", c) for c in report.customers],
+    )
+
+
+RelationshipTypes = Annotated[
+    list[str] | None,
+    strawberry.argument(description="Only these relationship types; all when not given."),
+]
+ImpactDepth = Annotated[
+    int, strawberry.argument(description="How many relationships away to look, 1 to 10.")
+]
+MaxResults = Annotated[
+    int,
+    strawberry.argument(description="Refuse (LIMIT_EXCEEDED) rather than answer with more CIs."),
+]
+
+
+def _registry() -> Registry:
+    def classes(names: frozenset[str]) -> list[str] | None:
+        return None if "*" in names else sorted(names)
+
+    return Registry(
+        ci_classes=[
+            CIClassInfo(
+                name=c.name,
+                description=c.description,
+                attributes=sorted(c.attributes),
+                identification_rules=[list(rule) for rule in c.identification],
+                authoritative_sources=[
+                    AuthoritativeSource(field=f, source=s)
+                    for f, s in sorted(c.authoritative.items())
+                ],
+            )
+            for c in sorted(cmdb.CI_CLASSES.values(), key=lambda c: c.name)
+        ],
+        relationship_types=[
+            RelationshipTypeInfo(
+                name=r.name,
+                description=r.description,
+                propagation=Propagation(r.propagation.value),
+                source_classes=classes(r.sources),
+                target_classes=classes(r.targets),
+            )
+            for r in sorted(cmdb.RELATIONSHIP_TYPES.values(), key=lambda r: r.name)
+        ],
     )
 
 
 @strawberry.type
 class CMDBQuery:
-    @strawberry.field(description="One CI by id.")
-    async def ci(self, info: Info, id: strawberry.ID) -> ConfigurationItem | None:
-        info.context.actor.require(Permission.READ)
-        props = await info.context.loaders.ci.load(str(id))
+    @strawberry.field(description="One CI by id; null when there is none.")
+    async def ci(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The CI's global or stored id.")
+        ],
+    ) -> ConfigurationItem | None:
+        props = await info.context.loaders.ci.load(ci_ref(id, "id"))
         return ConfigurationItem.from_props(props) if props else None
 
-    @strawberry.field(description="Search CIs: filters, full text, sorting, cursor paging.")
+    @strawberry.field(
+        description="Search CIs: filters, full text, sorting, cursor paging; 50 to a page unless "
+        "`first` or `last` says."
+    )
     async def cis(
         self,
         info: Info,
-        filter: CIFilter | None = None,
-        order_by: CIOrder | None = None,
-        first: int = 50,
-        after: str | None = None,
-    ) -> CIConnection:
+        filter: Annotated[
+            CIFilter | None,
+            strawberry.argument(
+                description="Conditions the CIs must meet; every CI when not given."
+            ),
+        ] = None,
+        order_by: Annotated[
+            CIOrder | None,
+            strawberry.argument(description="The sort order; by name, A to Z, when not given."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[ConfigurationItem]:
         ctx = info.context
-        ctx.actor.require(Permission.READ)
-        if first < 0 or first > MAX_PAGE:
-            raise LimitExceeded("first", MAX_PAGE, f"first must be between 0 and {MAX_PAGE}")
+        request = page_request(
+            first=first, after=after, last=last, before=before, default=DEFAULT_CIS_PAGE, key_size=2
+        )
         f = filter or CIFilter()
-        if f.ci_class is not None:
-            cmdb.ci_class(f.ci_class, field_name="filter.ciClass")
-        if f.lifecycle is not None:
-            cmdb.lifecycle(f.lifecycle, field_name="filter.lifecycle")
-        if f.criticality is not None:
-            cmdb.criticality(f.criticality, field_name="filter.criticality")
-        attrs = _json_object(f.attributes, "filter.attributes")
-        text = cmdb.full_text_search(f.search) if f.search is not None else None
         order = order_by or CIOrder()
-        field = order.field.value
-        cursor = decode_cursor(after, 2) if after else None
-        filters = {
-            "ci_class": f.ci_class,
-            "lifecycle": f.lifecycle,
-            "criticality": f.criticality,
-            "attributes": attrs,
-        }
-
-        def read(tx: Any) -> tuple[list[tuple[dict[str, Any], Any]], int]:
-            return ci_cypher.search(
-                tx,
-                filters=filters,
-                text=text,
-                order_field=field,
-                descending=order.direction is SortDirection.DESC,
-                after=(cursor[0], cursor[1]) if cursor else None,
-                limit=first + 1,
-            )
-
-        rows, total = await ctx.run(ctx.store.read, cmdb.full_text_errors(read))
-        for row, _ in rows:
+        query = cmdb_reads.CISearch(
+            ci_class=f.ci_class,
+            lifecycle=stored(f.lifecycle) if f.lifecycle else None,
+            criticality=stored(f.criticality) if f.criticality else None,
+            attributes=_json_object(f.attributes, "filter.attributes"),
+            text=f.search,
+            order_field=stored(order.field),
+            descending=order.direction is SortDirection.DESC,
+            after=(request.after[0], request.after[1]) if request.after else None,
+            before=(request.before[0], request.before[1]) if request.before else None,
+            backward=request.backward,
+            limit=request.size + 1,
+        )
+        rows, total = await ctx.run(cmdb_reads.search_cis, ctx.store, query)
+        more = len(rows) > request.size
+        # One row beyond the page says whether there is more; it lies at the far end.
+        page = (
+            rows[max(0, len(rows) - request.size) :] if request.backward else rows[: request.size]
+        )
+        for row, _ in page:
             ctx.loaders.ci.prime(row["id"], row)
         edges = [
-            CIEdge(
-                cursor=encode_cursor(position, row["id"]), node=ConfigurationItem.from_props(row)
-            )
-            for row, position in rows[:first]
+            Edge(cursor=encode_cursor(position, row["id"]), node=ConfigurationItem.from_props(row))
+            for row, position in page
         ]
-        return CIConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=total,
+        return Connection(
+            edges=edges, page_info=page_info(request, edges, more=more), total_count=total
         )
 
     @strawberry.field(
@@ -231,11 +300,13 @@ class CMDBQuery:
     async def impact(
         self,
         info: Info,
-        ci_id: strawberry.ID,
-        direction: ImpactDirection = ImpactDirection.DOWNSTREAM,
-        max_depth: int = 6,
-        relationship_types: list[str] | None = None,
-        max_results: int = 5000,
+        ci_id: Annotated[strawberry.ID, strawberry.argument(description="The CI that fails.")],
+        direction: Annotated[
+            ImpactDirection, strawberry.argument(description="Which way to walk.")
+        ] = ImpactDirection.DOWNSTREAM,
+        max_depth: ImpactDepth = 6,
+        relationship_types: RelationshipTypes = None,
+        max_results: MaxResults = 5000,
     ) -> ImpactAnalysis:
         return await _impact(info, ci_id, direction, max_depth, relationship_types, max_results)
 
@@ -243,10 +314,12 @@ class CMDBQuery:
     async def dependencies(
         self,
         info: Info,
-        ci_id: strawberry.ID,
-        max_depth: int = 6,
-        relationship_types: list[str] | None = None,
-        max_results: int = 5000,
+        ci_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The CI whose needs to list.")
+        ],
+        max_depth: ImpactDepth = 6,
+        relationship_types: RelationshipTypes = None,
+        max_results: MaxResults = 5000,
     ) -> ImpactAnalysis:
         return await _impact(
             info, ci_id, ImpactDirection.UPSTREAM, max_depth, relationship_types, max_results
@@ -259,37 +332,33 @@ class CMDBQuery:
     async def path(
         self,
         info: Info,
-        from_id: strawberry.ID,
-        to_id: strawberry.ID,
-        max_depth: int = 8,
-        relationship_types: list[str] | None = None,
-        direction: PathDirection = PathDirection.ANY,
+        from_id: Annotated[strawberry.ID, strawberry.argument(description="The CI to start from.")],
+        to_id: Annotated[strawberry.ID, strawberry.argument(description="The CI to reach.")],
+        max_depth: Annotated[
+            int,
+            strawberry.argument(description="The longest path to look for, 1 to 12 relationships."),
+        ] = 8,
+        relationship_types: RelationshipTypes = None,
+        direction: Annotated[
+            PathDirection,
+            strawberry.argument(description="ANY, or only the way impact or dependencies walk."),
+        ] = PathDirection.ANY,
     ) -> list[PathStep] | None:
         ctx = info.context
-        ctx.actor.require(Permission.READ)
-        if max_depth < 1 or max_depth > MAX_PATH_DEPTH:
-            raise LimitExceeded(
-                "maxDepth", MAX_PATH_DEPTH, f"maxDepth must be between 1 and {MAX_PATH_DEPTH}"
-            )
-        types = _types(relationship_types, "relationshipTypes")
-        ends = await ctx.run(
-            ctx.store.read, lambda tx: ci_cypher.by_ids(tx, [str(from_id), str(to_id)])
-        )
-        for name, value in (("fromId", str(from_id)), ("toId", str(to_id))):
-            if value not in ends:
-                raise NotFound("CI", value, field=name)
-        if from_id == to_id:
-            return []
-        way = impact.PathDirection(direction.value)
+        start, end = ci_ref(from_id, "fromId"), ci_ref(to_id, "toId")
         steps = await ctx.run(
-            ctx.store.read,
-            lambda tx: impact.path_between(
-                tx, str(from_id), str(to_id), types, max_depth=max_depth, direction=way
-            ),
+            lambda: cmdb_reads.shortest_path(
+                ctx.store,
+                start,
+                end,
+                max_depth=max_depth,
+                relationship_types=relationship_types,
+                direction=impact.PathDirection(stored(direction)),
+            )
         )
-        return (
-            None if steps is None else [_step(s.source, s.type, s.target, s.forward) for s in steps]
-        )
+        if steps is None:
+            return None
+        return [path_step(s.source, s.type, s.target, s.forward) for s in steps]
 
     @strawberry.field(
         description="The CIs around one CI, for drawing: JSON, Graphviz DOT, Mermaid."
@@ -297,38 +366,36 @@ class CMDBQuery:
     async def subgraph(
         self,
         info: Info,
-        ci_id: strawberry.ID,
-        depth: int = 2,
-        relationship_types: list[str] | None = None,
-        max_nodes: int = 500,
+        ci_id: Annotated[strawberry.ID, strawberry.argument(description="The CI in the middle.")],
+        depth: Annotated[
+            int, strawberry.argument(description="How many relationships away, 1 to 4.")
+        ] = 2,
+        relationship_types: RelationshipTypes = None,
+        max_nodes: Annotated[
+            int, strawberry.argument(description="The most CIs to draw, 1 to 2000.")
+        ] = 500,
     ) -> Subgraph:
         ctx = info.context
-        ctx.actor.require(Permission.READ)
-        if depth < 1 or depth > 4:
-            raise LimitExceeded("depth", 4, "depth must be between 1 and 4")
-        if max_nodes < 1 or max_nodes > MAX_SUBGRAPH_NODES:
-            raise LimitExceeded(
-                "maxNodes",
-                MAX_SUBGRAPH_NODES,
-                f"maxNodes must be between 1 and {MAX_SUBGRAPH_NODES}",
-            )
-        types = _types(relationship_types, "relationshipTypes")
+        middle = ci_ref(ci_id, "ciId")
         nodes, edges, omitted = await ctx.run(
-            ctx.store.read,
-            lambda tx: ci_cypher.neighbourhood(tx, str(ci_id), types, depth, max_nodes - 1),
+            lambda: cmdb_reads.neighbourhood(
+                ctx.store,
+                middle,
+                depth=depth,
+                relationship_types=relationship_types,
+                max_nodes=max_nodes,
+            )
         )
-        if not nodes:
-            raise NotFound("CI", str(ci_id), field="ciId")
         return Subgraph(
             nodes=[ConfigurationItem.from_props(n) for n in nodes],
-            edges=[_step(e["s"], e["type"], e["t"]) for e in edges],
+            edges=[path_step(e["s"], e["type"], e["t"]) for e in edges],
             truncated=omitted > 0,
             omitted_nodes=omitted,
             json=JSON(
                 {
                     "nodes": [
                         {
-                            "id": n["id"],
+                            "id": ci_global_id(n["id"]),
                             "name": n["name"],
                             "ciClass": n["ciClass"],
                             "lifecycle": n["lifecycle"],
@@ -336,7 +403,12 @@ class CMDBQuery:
                         for n in nodes
                     ],
                     "edges": [
-                        {"source": e["s"], "type": e["type"], "target": e["t"]} for e in edges
+                        {
+                            "source": ci_global_id(e["s"]),
+                            "type": e["type"],
+                            "target": ci_global_id(e["t"]),
+                        }
+                        for e in edges
                     ],
                 }
             ),
@@ -344,88 +416,137 @@ class CMDBQuery:
             mermaid=diagram.to_mermaid(nodes, edges),
         )
 
+    @strawberry.field(
+        description="The CI classes and relationship types this CMDB accepts: what `ciClass` "
+        "and relationship `type` may be, with their rules."
+    )
+    def registry(self) -> Registry:
+        return _registry()
+
 
 @strawberry.type
 class CMDBMutation:
     @strawberry.mutation(description="Register a new CI.")
-    async def register_ci(self, info: Info, input: RegisterCIInput) -> ConfigurationItem:
+    @refusals_in_payload(RegisterCIPayload)
+    async def register_ci(
+        self,
+        info: Info,
+        input: Annotated[RegisterCIInput, strawberry.argument(description="The new CI.")],
+    ) -> RegisterCIPayload:
         ctx = info.context
         new = cmdb.NewCI(
             ci_class=input.ci_class,
             name=input.name,
-            lifecycle=input.lifecycle,
-            criticality=input.criticality,
+            lifecycle=stored(input.lifecycle),
+            criticality=stored(input.criticality),
             owner=input.owner,
             description=input.description,
             attributes=_json_object(input.attributes, "attributes"),
         )
         props = await ctx.run(configuration.register_ci, ctx.store, ctx.actor, new)
-        return ConfigurationItem.from_props(props)
+        return RegisterCIPayload(ci=ConfigurationItem.from_props(props))
 
     @strawberry.mutation(description="Change a CI. Send the version you read: stale ones conflict.")
-    async def update_ci(self, info: Info, input: UpdateCIInput) -> ConfigurationItem:
+    @refusals_in_payload(UpdateCIPayload)
+    async def update_ci(
+        self,
+        info: Info,
+        input: Annotated[UpdateCIInput, strawberry.argument(description="The changes.")],
+    ) -> UpdateCIPayload:
         ctx = info.context
         changes = cmdb.CIChanges(
             name=input.name,
-            lifecycle=input.lifecycle,
-            criticality=input.criticality,
+            lifecycle=stored(input.lifecycle) if input.lifecycle else None,
+            criticality=stored(input.criticality) if input.criticality else None,
             owner=input.owner,
             description=input.description,
             attributes=_json_object(input.attributes, "attributes")
             if input.attributes is not None
             else None,
         )
+        ci_id = ci_ref(input.id, "id")
         props = await ctx.run(
-            configuration.change_ci, ctx.store, ctx.actor, str(input.id), input.version, changes
+            configuration.change_ci, ctx.store, ctx.actor, ci_id, input.version, changes
         )
-        return ConfigurationItem.from_props(props)
+        return UpdateCIPayload(ci=ConfigurationItem.from_props(props))
 
     @strawberry.mutation(description="Retire a CI: kept with its history, no new relationships.")
-    async def retire_ci(self, info: Info, id: strawberry.ID, version: int) -> ConfigurationItem:
+    @refusals_in_payload(RetireCIPayload)
+    async def retire_ci(
+        self,
+        info: Info,
+        input: Annotated[RetireCIInput, strawberry.argument(description="The CI.")],
+    ) -> RetireCIPayload:
         ctx = info.context
-        props = await ctx.run(configuration.retire_ci, ctx.store, ctx.actor, str(id), version)
-        return ConfigurationItem.from_props(props)
+        ci_id = ci_ref(input.id, "id")
+        props = await ctx.run(configuration.retire_ci, ctx.store, ctx.actor, ci_id, input.version)
+        return RetireCIPayload(ci=ConfigurationItem.from_props(props))
 
     @strawberry.mutation(description="Relate two CIs with a typed relationship.")
-    async def relate_cis(self, info: Info, input: RelateCIsInput) -> RelateCIsPayload:
+    @refusals_in_payload(RelationshipPayload)
+    async def relate_cis(
+        self,
+        info: Info,
+        input: Annotated[RelateCIsInput, strawberry.argument(description="The relationship.")],
+    ) -> RelationshipPayload:
         ctx = info.context
         result = await ctx.run(
             configuration.relate_cis,
             ctx.store,
             ctx.actor,
-            str(input.source_id),
+            ci_ref(input.source_id, "sourceId"),
             input.type,
-            str(input.target_id),
+            ci_ref(input.target_id, "targetId"),
             _json_object(input.attributes, "attributes"),
         )
-        return RelateCIsPayload(
+        return RelationshipPayload(
             source=ConfigurationItem.from_props(result["source"]),
             type=result["type"],
             target=ConfigurationItem.from_props(result["target"]),
         )
 
     @strawberry.mutation(description="Remove a relationship between two CIs.")
+    @refusals_in_payload(RelationshipPayload)
     async def unrelate_cis(
-        self, info: Info, source_id: strawberry.ID, type: str, target_id: strawberry.ID
-    ) -> bool:
+        self,
+        info: Info,
+        input: Annotated[UnrelateCIsInput, strawberry.argument(description="The relationship.")],
+    ) -> RelationshipPayload:
         ctx = info.context
-        return await ctx.run(
-            configuration.unrelate_cis, ctx.store, ctx.actor, str(source_id), type, str(target_id)
+        source, target = ci_ref(input.source_id, "sourceId"), ci_ref(input.target_id, "targetId")
+        rel_type = cmdb.relationship_type(input.type).name
+
+        def unrelate() -> dict[str, dict[str, Any]]:
+            configuration.unrelate_cis(ctx.store, ctx.actor, source, rel_type, target)
+            return cmdb_reads.cis_by_ids(ctx.store, [source, target])
+
+        ends = await ctx.run(unrelate)
+        return RelationshipPayload(
+            source=ConfigurationItem.from_props(ends[source]),
+            type=rel_type,
+            target=ConfigurationItem.from_props(ends[target]),
         )
 
     @strawberry.mutation(
         description="Create or update many CIs and relationships, identified and reconciled by "
         "the CMDB's rules, in one transaction. Rejected items are reported, never half-written."
     )
-    async def import_cis(self, info: Info, input: ImportCIsInput) -> ImportCIsPayload:
+    @refusals_in_payload(ImportCIsPayload)
+    async def import_cis(
+        self,
+        info: Info,
+        input: Annotated[
+            ImportCIsInput, strawberry.argument(description="The data and its source.")
+        ],
+    ) -> ImportCIsPayload:
         ctx = info.context
         items = [
             reconciliation.ImportItem(
                 ci_class=i.ci_class,
                 name=i.name,
                 key=i.key,
-                lifecycle=i.lifecycle,
-                criticality=i.criticality,
+                lifecycle=_lowered(i.lifecycle),
+                criticality=_lowered(i.criticality),
                 owner=i.owner,
                 description=i.description,
                 attributes=_json_object(i.attributes, f"items[{n}].attributes"),
@@ -437,9 +558,13 @@ class CMDBMutation:
             reconciliation.ImportRelationship(
                 type=r.type,
                 source_key=r.source_key,
-                source_id=str(r.source_id) if r.source_id is not None else None,
+                source_id=ci_ref(r.source_id, f"relationships[{n}].sourceId")
+                if r.source_id is not None
+                else None,
                 target_key=r.target_key,
-                target_id=str(r.target_id) if r.target_id is not None else None,
+                target_id=ci_ref(r.target_id, f"relationships[{n}].targetId")
+                if r.target_id is not None
+                else None,
                 attributes=_json_object(r.attributes, f"relationships[{n}].attributes"),
             )
             for n, r in enumerate(input.relationships)
@@ -460,7 +585,7 @@ class CMDBMutation:
                 ImportItemResult(
                     index=r.index,
                     key=r.key,
-                    ci_id=strawberry.ID(r.ci_id) if r.ci_id else None,
+                    ci_id=ci_global_id(r.ci_id) if r.ci_id else None,
                     status=ImportStatus(r.outcome.value),
                     changed_attributes=r.changed,
                     skipped_attributes=r.skipped,

@@ -1,55 +1,135 @@
-"""Configuration Management in GraphQL: CIs, relationships, history, imports and impact."""
+"""Configuration Management in GraphQL: CIs, relationships, history, imports, impact, registry."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from core.ids import to_global_id
 from domain.cmdb import history_entry, properties_to_attributes
-from schema.common import AuditEntry, PageInfo, decode_cursor, encode_cursor, to_datetime
+from schema.common import AuditEntry, MutationPayload, Node, to_datetime
 from schema.context import Info
+from schema.paging import After, Before, Connection, First, Last, page_of_sorted, page_request
+
+# -- enums -----------------------------------------------------------------------------------
+# Closed sets are enums. CI classes and relationship types stay strings, because configuration
+# (ITSM_CMDB_CONFIG) extends them; the `registry` query lists them.
+
+
+def stored(member: enum.Enum) -> str:
+    """The value the graph stores for a member of one of these enums (`enum_value` hides its
+    type from mypy)."""
+    return str(member.value)
+
+
+@strawberry.enum(description="Where a CI stands in its life.")
+class Lifecycle(enum.Enum):
+    PLANNED = strawberry.enum_value("planned", description="Ordered or being built; not in use.")
+    LIVE = strawberry.enum_value("live", description="In service.")
+    MAINTENANCE = strawberry.enum_value(
+        "maintenance", description="In service but under maintenance; may be degraded."
+    )
+    RETIRED = strawberry.enum_value(
+        "retired", description="Out of service: kept with its history, gains no relationships."
+    )
+
+
+@strawberry.enum(description="How much the business suffers when a CI fails.")
+class Criticality(enum.Enum):
+    LOW = strawberry.enum_value("low", description="Little effect; can wait.")
+    MEDIUM = strawberry.enum_value("medium", description="Noticeable; the default.")
+    HIGH = strawberry.enum_value("high", description="Serious harm to the business.")
+    CRITICAL = strawberry.enum_value("critical", description="Stops the business.")
 
 
 @strawberry.enum(description="Which way along a relationship to look from a CI.")
 class Direction(enum.Enum):
-    OUTGOING = "outgoing"
-    INCOMING = "incoming"
-    BOTH = "both"
+    OUTGOING = strawberry.enum_value(
+        "outgoing", description="Relationships this CI is the source of."
+    )
+    INCOMING = strawberry.enum_value(
+        "incoming", description="Relationships this CI is the target of."
+    )
+    BOTH = strawberry.enum_value("both", description="Either way.")
+
+
+@strawberry.enum(
+    description="How a failure travels along a relationship (source)-[TYPE]->(target)."
+)
+class Propagation(enum.Enum):
+    TO_SOURCE = strawberry.enum_value(
+        "to_source", description="The target failing hurts the source (DEPENDS_ON, RUNS_ON)."
+    )
+    TO_TARGET = strawberry.enum_value(
+        "to_target", description="The source failing hurts the target (PART_OF)."
+    )
+    BOTH = strawberry.enum_value("both", description="Either side failing hurts the other.")
+    NONE = strawberry.enum_value("none", description="Informational only: no failure travels.")
+
+
+@strawberry.enum(description="What CIs can be sorted by.")
+class CIOrderField(enum.Enum):
+    NAME = strawberry.enum_value("name", description="The CI's name.")
+    NUMBER = strawberry.enum_value("number", description="The CI's number (CI0000001…).")
+    CREATED_AT = strawberry.enum_value("createdAt", description="When the CI was registered.")
+    UPDATED_AT = strawberry.enum_value("updatedAt", description="When the CI last changed.")
+
+
+@strawberry.enum(description="Which way a sort runs.")
+class SortDirection(enum.Enum):
+    ASC = strawberry.enum_value("asc", description="Smallest first (A to Z, oldest first).")
+    DESC = strawberry.enum_value("desc", description="Largest first (Z to A, newest first).")
+
+
+@strawberry.enum(description="What an import did with one item or relationship.")
+class ImportStatus(enum.Enum):
+    CREATED = strawberry.enum_value("created", description="New: it did not exist.")
+    UPDATED = strawberry.enum_value("updated", description="It existed and some values changed.")
+    UNCHANGED = strawberry.enum_value("unchanged", description="It existed exactly as sent.")
+    REJECTED = strawberry.enum_value(
+        "rejected", description="Refused for the reason given; nothing of it was written."
+    )
+
+
+@strawberry.enum(description="Which way an impact analysis walks.")
+class ImpactDirection(enum.Enum):
+    DOWNSTREAM = strawberry.enum_value("downstream", description="Who is hurt when this CI fails.")
+    UPSTREAM = strawberry.enum_value("upstream", description="What this CI needs to work.")
+
+
+# -- CIs and relationships -------------------------------------------------------------------
+
+
+def ci_global_id(stored_id: str) -> strawberry.ID:
+    return strawberry.ID(to_global_id("CI", stored_id))
 
 
 @strawberry.type(description="A relationship seen from one CI.")
 class CIRelationship:
-    type: str
-    direction: Direction
-    attributes: JSON
+    type: str = strawberry.field(
+        description="The relationship type, e.g. DEPENDS_ON (see `registry`)."
+    )
+    direction: Direction = strawberry.field(
+        description="OUTGOING when the CI it is seen from is the source, INCOMING when the target."
+    )
+    attributes: JSON = strawberry.field(
+        description="redundancyGroup, minUp, weight, description, port, protocol, as set."
+    )
     source: str | None = strawberry.field(description="The tool or person that recorded it.")
-    first_seen: datetime | None
-    last_seen: datetime | None
-    created_at: datetime | None
+    first_seen: datetime | None = strawberry.field(description="When it was first recorded.")
+    last_seen: datetime | None = strawberry.field(description="When a source last reported it.")
+    created_at: datetime | None = strawberry.field(description="When it was created.")
     other_id: strawberry.Private[str]
 
     @strawberry.field(description="The CI at the other end.")
     async def ci(self, info: Info) -> ConfigurationItem | None:
         props = await info.context.loaders.ci.load(self.other_id)
         return ConfigurationItem.from_props(props) if props else None
-
-
-@strawberry.type
-class CIRelationshipEdge:
-    cursor: str
-    node: CIRelationship
-
-
-@strawberry.type
-class CIRelationshipConnection:
-    edges: list[CIRelationshipEdge]
-    page_info: PageInfo
-    total_count: int
 
 
 _PROVENANCE = {"createdAt", "createdBy", "source", "firstSeen", "lastSeen"}
@@ -69,6 +149,10 @@ def _relationship(row: dict[str, Any]) -> CIRelationship:
     )
 
 
+def _relationship_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["type"], not row["outgoing"], row["other"]["name"], row["other"]["id"])
+
+
 # What `ConfigurationItem.from_props` cannot do without, and the fields stored under their own
 # name (a query selecting only these need not read every property).
 _ALWAYS_READ = ("id", "name", "ciClass", "lifecycle", "version")
@@ -77,20 +161,29 @@ _STORED_AS_IS = frozenset(
 )
 _NO_PROPERTIES = {"__typename", "relationships", "history"}  # these read by id, through loaders
 
+DEFAULT_RELATIONSHIPS_PAGE = 100
+HISTORY_LIMIT = 100
+
 
 @strawberry.type(
     name="CI", description="A configuration item: anything under configuration control."
 )
-class ConfigurationItem:
-    id: strawberry.ID
-    number: str | None
-    name: str
-    ci_class: str
-    lifecycle: str
-    criticality: str
-    owner: str | None
-    description: str | None
-    version: int
+class ConfigurationItem(Node):
+    number: str | None = strawberry.field(
+        description="The number people quote, e.g. CI0000042; unique, never reused."
+    )
+    name: str = strawberry.field(description="The CI's name.")
+    ci_class: str = strawberry.field(
+        description="The CI class, e.g. Database; the `registry` lists the classes."
+    )
+    lifecycle: Lifecycle = strawberry.field(description="Where the CI stands in its life.")
+    criticality: Criticality = strawberry.field(description="How much its failure hurts.")
+    owner: str | None = strawberry.field(description="Who is accountable for it.")
+    description: str | None = strawberry.field(description="Free text about the CI.")
+    version: int = strawberry.field(
+        description="Bumped by every change; send it back with updateCi or retireCi, a stale "
+        "one is refused as CONFLICT."
+    )
     blast_radius: int | None = strawberry.field(
         description="How many CIs depend on this one (computed by workers after changes)."
     )
@@ -110,12 +203,12 @@ class ConfigurationItem:
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> ConfigurationItem:
         return cls(
-            id=strawberry.ID(props["id"]),
+            id=ci_global_id(props["id"]),
             number=props.get("number"),
             name=props["name"],
             ci_class=props["ciClass"],
-            lifecycle=props["lifecycle"],
-            criticality=props.get("criticality", "medium"),
+            lifecycle=Lifecycle(props["lifecycle"]),
+            criticality=Criticality(props.get("criticality", "medium")),
             owner=props.get("owner"),
             description=props.get("description"),
             version=int(props["version"]),
@@ -123,105 +216,95 @@ class ConfigurationItem:
             props=props,
         )
 
-    @strawberry.field
+    @property
+    def stored_id(self) -> str:
+        stored: str = self.props["id"]
+        return stored
+
+    @strawberry.field(description="The class's attributes that are set, by name.")
     def attributes(self) -> JSON:
         return JSON(properties_to_attributes(self.props))
 
-    @strawberry.field
+    @strawberry.field(description="When the CI was registered.")
     def created_at(self) -> datetime | None:
         return to_datetime(self.props.get("createdAt"))
 
-    @strawberry.field
+    @strawberry.field(description="When the CI last changed.")
     def updated_at(self) -> datetime | None:
         return to_datetime(self.props.get("updatedAt"))
 
-    @strawberry.field(description="Relationships to other CIs by type and direction; paged.")
+    @strawberry.field(
+        description="Relationships to other CIs by type and direction, sorted by type, "
+        "direction, then the other CI's name; 100 to a page unless `first` or `last` says."
+    )
     async def relationships(
         self,
         info: Info,
-        direction: Direction = Direction.BOTH,
-        types: list[str] | None = None,
-        first: int = 100,
-        after: str | None = None,
-    ) -> CIRelationshipConnection:
-        rows = await info.context.loaders.ci_relationships.load(str(self.id))
-        chosen = [
-            r
-            for r in rows
-            if (
-                direction is Direction.BOTH
-                or (direction is Direction.OUTGOING) == bool(r["outgoing"])
-            )
-            and (not types or r["type"] in types)
-        ]
-        chosen.sort(
-            key=lambda r: (r["type"], not r["outgoing"], r["other"]["name"], r["other"]["id"])
+        direction: Annotated[
+            Direction, strawberry.argument(description="Which way to look.")
+        ] = Direction.BOTH,
+        types: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Only these relationship types; all when not given."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[CIRelationship]:
+        request = page_request(
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default=DEFAULT_RELATIONSHIPS_PAGE,
+            key_size=4,
         )
-        keys = [
-            [r["type"], not r["outgoing"], r["other"]["name"], r["other"]["id"]] for r in chosen
-        ]
-        start = 0
-        if after is not None:
-            mark = decode_cursor(after, 4)
-            start = next((i + 1 for i, k in enumerate(keys) if k == mark), len(keys))
-        first = max(0, min(first, 1000))
-        window = list(zip(chosen, keys, strict=True))[start : start + first]
-        edges = [
-            CIRelationshipEdge(cursor=encode_cursor(*k), node=_relationship(r)) for r, k in window
-        ]
-        return CIRelationshipConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=start + first < len(chosen),
-                end_cursor=edges[-1].cursor if edges else None,
+        rows = await info.context.loaders.ci_relationships.load(self.stored_id)
+        chosen = sorted(
+            (
+                r
+                for r in rows
+                if (
+                    direction is Direction.BOTH
+                    or (direction is Direction.OUTGOING) == bool(r["outgoing"])
+                )
+                and (not types or r["type"] in types)
             ),
-            total_count=len(chosen),
+            key=_relationship_key,
         )
+        edges, info_ = page_of_sorted(
+            [_relationship(r) for r in chosen], [_relationship_key(r) for r in chosen], request
+        )
+        return Connection(edges=edges, page_info=info_, total_count=len(chosen))
 
-    @strawberry.field(description="Every recorded change of this CI, newest first.")
+    @strawberry.field(
+        description="The latest recorded changes of this CI (up to 100), newest first."
+    )
     async def history(self, info: Info) -> list[AuditEntry]:
-        rows = await info.context.loaders.history.load(str(self.id))
+        rows = await info.context.loaders.history.load(self.stored_id)
         return [AuditEntry.from_props(history_entry(r)) for r in rows]
 
 
-@strawberry.type
-class CIEdge:
-    cursor: str
-    node: ConfigurationItem
-
-
-@strawberry.type
-class CIConnection:
-    edges: list[CIEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.enum
-class CIOrderField(enum.Enum):
-    NAME = "name"
-    NUMBER = "number"
-    CREATED_AT = "createdAt"
-    UPDATED_AT = "updatedAt"
-
-
-@strawberry.enum
-class SortDirection(enum.Enum):
-    ASC = "asc"
-    DESC = "desc"
-
-
-@strawberry.input
+@strawberry.input(description="How to sort CIs.")
 class CIOrder:
-    field: CIOrderField = CIOrderField.NAME
-    direction: SortDirection = SortDirection.ASC
+    field: CIOrderField = strawberry.field(
+        default=CIOrderField.NAME, description="What to sort by; ties are settled by id."
+    )
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.ASC, description="Which way the sort runs."
+    )
 
 
-@strawberry.input(description="All given conditions must hold.")
+@strawberry.input(description="Conditions on CIs; all given conditions must hold.")
 class CIFilter:
-    ci_class: str | None = None
-    lifecycle: str | None = None
-    criticality: str | None = None
+    ci_class: str | None = strawberry.field(default=None, description="Only CIs of this class.")
+    lifecycle: Lifecycle | None = strawberry.field(
+        default=None, description="Only CIs at this stage of their life."
+    )
+    criticality: Criticality | None = strawberry.field(
+        default=None, description="Only CIs of this criticality."
+    )
     attributes: JSON | None = strawberry.field(
         default=None, description="Attribute values that must be equal, e.g. {os: 'Debian 12'}."
     )
@@ -230,47 +313,103 @@ class CIFilter:
     )
 
 
+# -- mutations: inputs and payloads ------------------------------------------------------------
+
+_ATTRIBUTES = "The class's attributes by name (see `registry`), e.g. {os: 'Debian 12'}."
+
+
 @strawberry.input(description="A new CI.")
 class RegisterCIInput:
-    ci_class: str
-    name: str
-    lifecycle: str = "live"
-    criticality: str = "medium"
-    owner: str | None = None
-    description: str | None = None
-    attributes: JSON | None = None
+    ci_class: str = strawberry.field(description="Its CI class (see `registry`).")
+    name: str = strawberry.field(description="Its name; at most 200 characters.")
+    lifecycle: Lifecycle = strawberry.field(
+        default=Lifecycle.LIVE, description="Where it stands in its life."
+    )
+    criticality: Criticality = strawberry.field(
+        default=Criticality.MEDIUM, description="How much its failure hurts."
+    )
+    owner: str | None = strawberry.field(default=None, description="Who is accountable for it.")
+    description: str | None = strawberry.field(default=None, description="Free text.")
+    attributes: JSON | None = strawberry.field(default=None, description=_ATTRIBUTES)
 
 
-@strawberry.input(description="Changes to a CI; `version` is the one you read.")
+@strawberry.input(description="Changes to a CI; fields left out stay as they are.")
 class UpdateCIInput:
-    id: strawberry.ID
-    version: int
-    name: str | None = None
-    lifecycle: str | None = None
-    criticality: str | None = None
-    owner: str | None = None
-    description: str | None = None
+    id: strawberry.ID = strawberry.field(description="The CI's id.")
+    version: int = strawberry.field(
+        description="The version you read; a stale one is refused as CONFLICT."
+    )
+    name: str | None = strawberry.field(default=None, description="A new name.")
+    lifecycle: Lifecycle | None = strawberry.field(default=None, description="A new lifecycle.")
+    criticality: Criticality | None = strawberry.field(
+        default=None, description="A new criticality."
+    )
+    owner: str | None = strawberry.field(default=None, description="A new owner.")
+    description: str | None = strawberry.field(default=None, description="A new description.")
     attributes: JSON | None = strawberry.field(
         default=None, description="Attributes to set; a null value removes that attribute."
     )
 
 
-@strawberry.input
+@strawberry.input(description="The CI to retire.")
+class RetireCIInput:
+    id: strawberry.ID = strawberry.field(description="The CI's id.")
+    version: int = strawberry.field(
+        description="The version you read; a stale one is refused as CONFLICT."
+    )
+
+
+@strawberry.input(description="A new relationship (source)-[type]->(target).")
 class RelateCIsInput:
-    source_id: strawberry.ID
-    type: str
-    target_id: strawberry.ID
+    source_id: strawberry.ID = strawberry.field(description="The id of the source CI.")
+    type: str = strawberry.field(description="The relationship type (see `registry`).")
+    target_id: strawberry.ID = strawberry.field(description="The id of the target CI.")
     attributes: JSON | None = strawberry.field(
         default=None,
         description="redundancyGroup and minUp (peers that must stay up), weight, description.",
     )
 
 
-@strawberry.type
-class RelateCIsPayload:
-    source: ConfigurationItem
-    type: str
-    target: ConfigurationItem
+@strawberry.input(description="The relationship (source)-[type]->(target) to remove.")
+class UnrelateCIsInput:
+    source_id: strawberry.ID = strawberry.field(description="The id of the source CI.")
+    type: str = strawberry.field(description="The relationship type.")
+    target_id: strawberry.ID = strawberry.field(description="The id of the target CI.")
+
+
+@strawberry.type(description="The outcome of a mutation on one CI.")
+class CIPayload(MutationPayload):
+    ci: ConfigurationItem | None = strawberry.field(
+        default=None, description="The CI as it now is; null when the input was refused."
+    )
+
+
+@strawberry.type(description="The outcome of registerCi.")
+class RegisterCIPayload(CIPayload):
+    pass
+
+
+@strawberry.type(description="The outcome of updateCi.")
+class UpdateCIPayload(CIPayload):
+    pass
+
+
+@strawberry.type(description="The outcome of retireCi.")
+class RetireCIPayload(CIPayload):
+    pass
+
+
+@strawberry.type(description="The outcome of relateCis or unrelateCis.")
+class RelationshipPayload(MutationPayload):
+    source: ConfigurationItem | None = strawberry.field(
+        default=None, description="The source CI; null when refused."
+    )
+    type: str | None = strawberry.field(
+        default=None, description="The relationship type; null when refused."
+    )
+    target: ConfigurationItem | None = strawberry.field(
+        default=None, description="The target CI; null when refused."
+    )
 
 
 # -- imports ---------------------------------------------------------------------------------
@@ -278,18 +417,24 @@ class RelateCIsPayload:
 
 @strawberry.input(description="One CI as a tool sees it; identified by its class's rules.")
 class ImportCIItem:
-    ci_class: str
-    name: str
+    ci_class: str = strawberry.field(description="Its CI class (see `registry`).")
+    name: str = strawberry.field(description="Its name.")
     key: str | None = strawberry.field(
         default=None, description="Your reference for this item within the import."
     )
-    lifecycle: str | None = None
-    criticality: str | None = None
-    owner: str | None = None
-    description: str | None = None
-    attributes: JSON | None = strawberry.field(
-        default=None, description="Attributes to set; those left out or null keep their value."
+    # Strings rather than the enums: one bad value in a file of thousands rejects that item,
+    # with the reason, instead of refusing the whole document.
+    lifecycle: str | None = strawberry.field(
+        default=None,
+        description="A Lifecycle value (LIVE or live); an unknown one rejects the item.",
     )
+    criticality: str | None = strawberry.field(
+        default=None,
+        description="A Criticality value (HIGH or high); an unknown one rejects the item.",
+    )
+    owner: str | None = strawberry.field(default=None, description="Who is accountable for it.")
+    description: str | None = strawberry.field(default=None, description="Free text.")
+    attributes: JSON | None = strawberry.field(default=None, description=_ATTRIBUTES)
     clear: list[str] | None = strawberry.field(
         default=None,
         description="Fields (owner, description) and attributes to remove, e.g. ['os']; "
@@ -299,153 +444,231 @@ class ImportCIItem:
 
 @strawberry.input(description="A relationship; each end is a key of this import or a CI id.")
 class ImportRelationshipItem:
-    type: str
-    source_key: str | None = None
-    source_id: strawberry.ID | None = None
-    target_key: str | None = None
-    target_id: strawberry.ID | None = None
-    attributes: JSON | None = None
+    type: str = strawberry.field(description="The relationship type (see `registry`).")
+    source_key: str | None = strawberry.field(
+        default=None, description="The key of the source among this import's items."
+    )
+    source_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Or the id of an existing source CI."
+    )
+    target_key: str | None = strawberry.field(
+        default=None, description="The key of the target among this import's items."
+    )
+    target_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Or the id of an existing target CI."
+    )
+    attributes: JSON | None = strawberry.field(
+        default=None, description="redundancyGroup, minUp, weight, description, port, protocol."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="CIs and relationships from one source, reconciled in one go.")
 class ImportCIsInput:
     source: str = strawberry.field(
         description="Who sends this data: 'discovery', 'asset-register'…"
     )
-    items: list[ImportCIItem] = strawberry.field(default_factory=list)
-    relationships: list[ImportRelationshipItem] = strawberry.field(default_factory=list)
+    items: list[ImportCIItem] = strawberry.field(
+        default_factory=list, description="The CIs, at most 10,000."
+    )
+    relationships: list[ImportRelationshipItem] = strawberry.field(
+        default_factory=list, description="The relationships between them or existing CIs."
+    )
     dry_run: bool = strawberry.field(
         default=False, description="Report what would happen without writing anything."
     )
 
 
-@strawberry.enum
-class ImportStatus(enum.Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    REJECTED = "rejected"
-
-
-@strawberry.type
+@strawberry.type(description="Why an import item or relationship was rejected.")
 class ImportError:
-    field: str | None
-    reason: str
-    message: str
+    field: str | None = strawberry.field(
+        description="The field of the item at fault, e.g. items[3].attributes.colour."
+    )
+    reason: str = strawberry.field(description="The rule it broke, e.g. unknown_class.")
+    message: str = strawberry.field(description="What is wrong, for a person to read.")
 
 
-@strawberry.type
+@strawberry.type(description="What the import did with one item.")
 class ImportItemResult:
-    index: int
-    key: str | None
-    ci_id: strawberry.ID | None
-    status: ImportStatus
-    changed_attributes: list[str]
+    index: int = strawberry.field(description="The item's position in `items`, from 0.")
+    key: str | None = strawberry.field(description="The item's key, as sent.")
+    ci_id: strawberry.ID | None = strawberry.field(
+        description="The id of the CI it created or matched; null when rejected."
+    )
+    status: ImportStatus = strawberry.field(description="What was done.")
+    changed_attributes: list[str] = strawberry.field(
+        description="The fields and attributes whose values changed."
+    )
     skipped_attributes: list[str] = strawberry.field(
         description="Changes not applied because another source is authoritative for them."
     )
-    error: ImportError | None
+    error: ImportError | None = strawberry.field(description="Why it was rejected, if it was.")
 
 
-@strawberry.type
+@strawberry.type(description="What the import did with one relationship.")
 class ImportRelationshipResult:
-    index: int
-    status: ImportStatus
-    error: ImportError | None
+    index: int = strawberry.field(description="The relationship's position, from 0.")
+    status: ImportStatus = strawberry.field(description="What was done.")
+    error: ImportError | None = strawberry.field(description="Why it was rejected, if it was.")
 
 
-@strawberry.type
-class ImportCIsPayload:
-    dry_run: bool
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    items: list[ImportItemResult]
-    relationships: list[ImportRelationshipResult]
+@strawberry.type(
+    description="The outcome of importCis, item by item. `userErrors` say why the import as a "
+    "whole was refused (then nothing was written); items rejected one by one are in `items` "
+    "and `relationships`."
+)
+class ImportCIsPayload(MutationPayload):
+    dry_run: bool = strawberry.field(
+        default=False, description="True when nothing was written, only reported."
+    )
+    created: int = strawberry.field(default=0, description="How many items created a CI.")
+    updated: int = strawberry.field(default=0, description="How many items changed a CI.")
+    unchanged: int = strawberry.field(default=0, description="How many items changed nothing.")
+    rejected: int = strawberry.field(default=0, description="How many items were rejected.")
+    items: list[ImportItemResult] = strawberry.field(
+        default_factory=list, description="Per item, in the order sent."
+    )
+    relationships: list[ImportRelationshipResult] = strawberry.field(
+        default_factory=list, description="Per relationship, in the order sent."
+    )
 
 
 # -- impact ----------------------------------------------------------------------------------
 
 
-@strawberry.enum
-class ImpactDirection(enum.Enum):
-    DOWNSTREAM = "downstream"
-    UPSTREAM = "upstream"
-
-
-@strawberry.enum(
-    description="Which way a path may cross relationships: ANY (either way, any type), "
-    "DOWNSTREAM (only the way a failure of the first CI travels, as impact follows it), "
-    "UPSTREAM (only the way the first CI needs the second, as dependencies follow it)."
-)
+@strawberry.enum(description="Which way a path may cross relationships.")
 class PathDirection(enum.Enum):
-    ANY = "any"
-    DOWNSTREAM = "downstream"
-    UPSTREAM = "upstream"
+    ANY = strawberry.enum_value("any", description="Either way, any type.")
+    DOWNSTREAM = strawberry.enum_value(
+        "downstream",
+        description="Only the way a failure of the first CI travels, as impact follows it.",
+    )
+    UPSTREAM = strawberry.enum_value(
+        "upstream",
+        description="Only the way the first CI needs the second, as dependencies follow it.",
+    )
 
 
 @strawberry.type(description="One relationship on a path: source -[type]-> target.")
 class PathStep:
-    source_id: strawberry.ID
-    type: str
-    target_id: strawberry.ID
+    source_id: strawberry.ID = strawberry.field(description="The id of the source CI.")
+    type: str = strawberry.field(description="The relationship type.")
+    target_id: strawberry.ID = strawberry.field(description="The id of the target CI.")
     forward: bool = strawberry.field(
         description="True when the walk crosses it from source to target, false when against "
         "it; a subgraph's relationships are listed source to target, so always true there."
     )
 
 
-@strawberry.type
+def path_step(source: str, type_: str, target: str, forward: bool = True) -> PathStep:
+    """A step between stored CI ids, as the API shows it."""
+    return PathStep(
+        source_id=ci_global_id(source),
+        type=type_,
+        target_id=ci_global_id(target),
+        forward=forward,
+    )
+
+
+@strawberry.type(description="A CI that the failure reaches.")
 class ImpactedCI:
-    ci: ConfigurationItem
-    depth: int
-    reason: str
+    ci: ConfigurationItem = strawberry.field(description="The CI.")
+    depth: int = strawberry.field(description="How many relationships away it fails.")
+    reason: str = strawberry.field(description="Why it fails, e.g. 'DEPENDS_ON a failed CI'.")
     paths: list[list[PathStep]] = strawberry.field(
         description="Shortest paths from the CI asked about (up to three)."
     )
 
 
-@strawberry.type
+@strawberry.type(description="A CI the failure reaches but a redundancy group keeps up.")
 class SparedCI:
-    ci: ConfigurationItem
-    reason: str
-    redundancy_group: str
-    members: int
-    up: int
-    min_up: int
+    ci: ConfigurationItem = strawberry.field(description="The CI.")
+    reason: str = strawberry.field(description="Which group keeps it up, and how.")
+    redundancy_group: str = strawberry.field(description="The name of the group.")
+    members: int = strawberry.field(description="How many members the group has.")
+    up: int = strawberry.field(description="How many of them are still up.")
+    min_up: int = strawberry.field(description="How many must be up.")
 
 
-@strawberry.type
+@strawberry.type(description="An agreement or party at the end of an impact: an SLA or Customer.")
 class AgreementRef:
-    id: strawberry.ID
-    name: str
-    number: str | None
+    id: strawberry.ID = strawberry.field(description="Its global id.")
+    name: str = strawberry.field(description="Its name.")
+    number: str | None = strawberry.field(description="Its number, where it has one.")
 
 
-@strawberry.type
+@strawberry.type(description="What a CI's failure affects, or what it needs.")
 class ImpactAnalysis:
-    root: ConfigurationItem
-    direction: ImpactDirection
-    affected: list[ImpactedCI]
+    root: ConfigurationItem = strawberry.field(description="The CI asked about.")
+    direction: ImpactDirection = strawberry.field(description="Which way the walk went.")
+    affected: list[ImpactedCI] = strawberry.field(description="The CIs reached, nearest first.")
     spared: list[SparedCI] = strawberry.field(
         description="CIs reached but kept up by redundancy, with the reason."
     )
-    services: list[ConfigurationItem]
-    slas: list[AgreementRef]
-    customers: list[AgreementRef]
+    services: list[ConfigurationItem] = strawberry.field(
+        description="The affected Services, by name."
+    )
+    slas: list[AgreementRef] = strawberry.field(
+        description="The SLAs covering the affected Services."
+    )
+    customers: list[AgreementRef] = strawberry.field(
+        description="The Customers those SLAs are agreed with."
+    )
 
 
 @strawberry.type(description="CIs and relationships for drawing.")
 class Subgraph:
-    nodes: list[ConfigurationItem]
-    edges: list[PathStep]
+    nodes: list[ConfigurationItem] = strawberry.field(description="The CIs, the one asked first.")
+    edges: list[PathStep] = strawberry.field(description="The relationships among them.")
     truncated: bool = strawberry.field(
         description="True when maxNodes cut the answer: more CIs are within the depth."
     )
     omitted_nodes: int = strawberry.field(
         description="How many CIs within the depth were left out by maxNodes."
     )
-    json: JSON
-    dot: str
-    mermaid: str
+    json: JSON = strawberry.field(description="{nodes, edges} for a JavaScript graph library.")
+    dot: str = strawberry.field(description="The same as Graphviz DOT.")
+    mermaid: str = strawberry.field(description="The same as a Mermaid flowchart.")
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+
+@strawberry.type(description="The only import source allowed to overwrite one field.")
+class AuthoritativeSource:
+    field: str = strawberry.field(description="The field or attribute.")
+    source: str = strawberry.field(description="The import source that owns it.")
+
+
+@strawberry.type(name="CIClass", description="A class of CI, as configured.")
+class CIClassInfo:
+    name: str = strawberry.field(description="The class name, as `ciClass` takes it.")
+    description: str = strawberry.field(description="What the class is for; may be empty.")
+    attributes: list[str] = strawberry.field(description="The attributes it may have, sorted.")
+    identification_rules: list[list[str]] = strawberry.field(
+        description="Each rule: the fields that together identify one CI of the class on "
+        "import, tried in order."
+    )
+    authoritative_sources: list[AuthoritativeSource] = strawberry.field(
+        description="Fields only one import source may overwrite."
+    )
+
+
+@strawberry.type(name="RelationshipType", description="A type of relationship, as configured.")
+class RelationshipTypeInfo:
+    name: str = strawberry.field(description="The type name, e.g. DEPENDS_ON.")
+    description: str = strawberry.field(description="What it means; may be empty.")
+    propagation: Propagation = strawberry.field(description="How a failure travels along it.")
+    source_classes: list[str] | None = strawberry.field(
+        description="The CI classes it may start from; null for any."
+    )
+    target_classes: list[str] | None = strawberry.field(
+        description="The CI classes it may end at; null for any."
+    )
+
+
+@strawberry.type(description="The CI classes and relationship types this CMDB accepts.")
+class Registry:
+    ci_classes: list[CIClassInfo] = strawberry.field(description="Every CI class, by name.")
+    relationship_types: list[RelationshipTypeInfo] = strawberry.field(
+        description="Every relationship type, by name."
+    )

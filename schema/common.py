@@ -1,8 +1,7 @@
-"""Types shared by every process: audit entries, page info, cursors."""
+"""Types shared by every process: the Node interface, audit entries, user errors, the caller."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from core.errors import ValidationFailed
+from core.ids import to_global_id
 
 
 def to_datetime(value: Any) -> datetime | None:
@@ -24,56 +23,76 @@ def to_datetime(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+@strawberry.interface(
+    description="A record with a global id: fetch any record again with `node(id:)`, whatever "
+    "its type."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="The global id: opaque, unique across every type of record, stable for the "
+        "record's life. Inputs also accept the bare stored id (see `number` for what people quote)."
+    )
+
+
 @strawberry.type(description="One change to a record: who, when, what it was and what it became.")
-class AuditEntry:
-    id: strawberry.ID
-    actor: str
-    actor_role: str | None
-    at: datetime
-    action: str
-    record_label: str
-    record_id: str
-    before: JSON | None
-    after: JSON | None
+class AuditEntry(Node):
+    actor: str = strawberry.field(description="The name of the user or token that made the change.")
+    actor_role: str | None = strawberry.field(description="The role it acted in; null for system.")
+    at: datetime = strawberry.field(description="When the change was committed.")
+    action: str = strawberry.field(
+        description="What was done: create, update, relate, unrelate, import, …"
+    )
+    record_label: str = strawberry.field(description="The type of the record changed, e.g. CI.")
+    record_id: strawberry.ID = strawberry.field(description="The global id of the record changed.")
+    before: JSON | None = strawberry.field(
+        description="The changed properties as they were, by stored name; null on creation."
+    )
+    after: JSON | None = strawberry.field(
+        description="The changed properties as they became, by stored name."
+    )
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> AuditEntry:
         return cls(
-            id=strawberry.ID(props["id"]),
+            id=strawberry.ID(to_global_id("AuditEntry", props["id"])),
             actor=props["actor"],
             actor_role=props.get("actorRole"),
             at=to_datetime(props["at"]) or datetime.min,
             action=props["action"],
             record_label=props["recordLabel"],
-            record_id=props["recordId"],
+            record_id=strawberry.ID(to_global_id(props["recordLabel"], props["recordId"])),
             before=json.loads(props["before"]) if props.get("before") else None,
             after=json.loads(props["after"]) if props.get("after") else None,
         )
 
 
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+@strawberry.type(
+    description="Why a mutation refused its input. Nothing of a refused mutation is written."
+)
+class UserError:
+    code: str = strawberry.field(
+        description="The stable reason in UPPER_SNAKE, for scripts to branch on: UNKNOWN_CLASS, "
+        "ATTRIBUTE_NOT_ALLOWED, DUPLICATE, NOT_FOUND, CONFLICT, LIMIT_EXCEEDED, …"
+    )
+    field: list[str] | None = strawberry.field(
+        description='The path of the input field at fault, e.g. ["input", "attributes", "os"]; '
+        "null when the input as a whole is refused."
+    )
+    message: str = strawberry.field(description="What is wrong, for a person to read.")
 
 
-def encode_cursor(*parts: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode()
-
-
-def decode_cursor(cursor: str, size: int, *, field: str = "after") -> list[Any]:
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError:
-        parts = None
-    if not isinstance(parts, list) or len(parts) != size:
-        raise ValidationFailed(field, "bad_cursor", "this cursor was not issued by this API")
-    return parts
+@strawberry.type(description="What every mutation answers: why its input was refused, if it was.")
+class MutationPayload:
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Why the input was refused; empty when the mutation was done. A refused "
+        "mutation has written nothing.",
+    )
 
 
 @strawberry.type(description="The caller as the API sees it.")
 class Me:
-    id: str
-    name: str
-    role: str | None
-    permissions: list[str]
+    id: str = strawberry.field(description="The id of the API token, or 'anonymous'.")
+    name: str = strawberry.field(description="The token's name, as audit entries record it.")
+    role: str | None = strawberry.field(description="The token's role; null when anonymous.")
+    permissions: list[str] = strawberry.field(description="What the role may do, sorted.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLObjectType
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -15,8 +15,9 @@ from strawberry.extensions import (
 from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
 
-from resolvers.access import AccessQuery
+from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.nodes import NodeQuery
 from schema.errors import (
     HttpStatusFromErrors,
     MaskInternalErrors,
@@ -27,14 +28,28 @@ from schema.errors import (
 from schema.execution import PlainFieldExecutor
 
 
-@strawberry.type
-class Query(CMDBQuery, AccessQuery):
+@reads_need_permission
+@strawberry.type(description="Everything that can be read.")
+class Query(NodeQuery, CMDBQuery, AccessQuery):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Everything that changes records. Each takes one `input` and answers with a "
+    "payload whose `userErrors` say why the input was refused."
+)
 class Mutation(CMDBMutation):
     pass
+
+
+def plain_node_types(schema: strawberry.Schema) -> None:
+    """Strawberry gives every type that implements an interface an `is_type_of` check, and the
+    plain-field executor leaves a type with such a check to the general path. Resolvers here
+    return instances of the types themselves and `Node` resolves them by class, so the check can
+    never fail: without it, a list of CIs stays on the fast path."""
+    for graphql_type in schema._schema.type_map.values():
+        if isinstance(graphql_type, GraphQLObjectType) and graphql_type.interfaces:
+            graphql_type.is_type_of = None
 
 
 def build_schema(
@@ -52,7 +67,7 @@ def build_schema(
         limit_rule(depth_limit.create_validator(max_depth, None), "max_depth", max_depth),
         limit_rule(alias_limit.create_validator(max_aliases), "max_aliases", max_aliases),
     ]
-    return Schema(
+    schema = Schema(
         query=query,
         mutation=mutation,
         execution_context_class=PlainFieldExecutor,
@@ -69,3 +84,5 @@ def build_schema(
             HttpStatusFromErrors,
         ],
     )
+    plain_node_types(schema)
+    return schema

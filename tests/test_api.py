@@ -10,17 +10,24 @@ from typing import Any
 import httpx
 import pytest
 
+from core.ids import record_id
 from graphdb.write_path import Store
 from tests.conftest import Api
 
 REGISTER = """
 mutation($input: RegisterCIInput!) {
-  registerCi(input: $input) { id number name ciClass lifecycle version attributes }
+  registerCi(input: $input) {
+    ci { id number name ciClass lifecycle version attributes }
+    userErrors { code field message }
+  }
 }"""
 
 UPDATE = """
 mutation($input: UpdateCIInput!) {
-  updateCi(input: $input) { id name version lifecycle attributes }
+  updateCi(input: $input) {
+    ci { id name version lifecycle attributes }
+    userErrors { code field message }
+  }
 }"""
 
 
@@ -50,7 +57,8 @@ def register(api: Api, name: str = "orders-db", ci_class: str = "Database") -> d
         REGISTER,
         {"input": {"ciClass": ci_class, "name": name, "attributes": {"engine": "PostgreSQL"}}},
     )
-    created: dict[str, Any] = data["registerCi"]
+    assert data["registerCi"]["userErrors"] == [], data
+    created: dict[str, Any] = data["registerCi"]["ci"]
     return created
 
 
@@ -66,11 +74,11 @@ def test_mutation_and_query_leave_audit_and_version_in_neo4j(api: Api, store: St
             "input": {
                 "id": created["id"],
                 "version": 1,
-                "lifecycle": "maintenance",
+                "lifecycle": "MAINTENANCE",
                 "attributes": {"port": 5432},
             }
         },
-    )["updateCi"]
+    )["updateCi"]["ci"]
     assert updated["version"] == 2
     assert updated["attributes"] == {"engine": "PostgreSQL", "port": 5432}
 
@@ -79,20 +87,21 @@ def test_mutation_and_query_leave_audit_and_version_in_neo4j(api: Api, store: St
         "history { action actor before after } } }",
         {"id": created["id"]},
     )["ci"]
-    assert fetched["lifecycle"] == "maintenance"
+    assert fetched["lifecycle"] == "MAINTENANCE"
     assert fetched["version"] == 2
     assert [h["action"] for h in fetched["history"]] == ["update", "create"]
     assert fetched["history"][0]["before"] == {"lifecycle": "live", "attributes.port": None}
     assert fetched["history"][0]["after"] == {"lifecycle": "maintenance", "attributes.port": 5432}
 
     # Straight from Neo4j, not through the API.
+    stored_id = record_id(created["id"], "CI")
     node = store.graph.read(
-        lambda tx: tx.run(
-            "MATCH (n:CI {id: $id}) RETURN properties(n) AS n", id=created["id"]
-        ).single(strict=True)["n"]
+        lambda tx: tx.run("MATCH (n:CI {id: $id}) RETURN properties(n) AS n", id=stored_id).single(
+            strict=True
+        )["n"]
     )
     assert node["version"] == 2 and node["lifecycle"] == "maintenance"
-    entries = audit_entries(store, created["id"])
+    entries = audit_entries(store, stored_id)
     assert [e["action"] for e in entries] == ["create", "update"]
     assert entries[1]["actor"] == "test agent" and entries[1]["actorRole"] == "agent"
     assert json.loads(entries[1]["after"])["lifecycle"] == "maintenance"
@@ -115,23 +124,28 @@ def test_concurrent_updates_with_one_version_exactly_one_wins(api: Api, store: S
     for t in threads:
         t.join()
 
-    wins = [r for r in responses if not r.get("errors")]
-    conflicts = [r for r in responses if r.get("errors")]
+    assert not any(r.get("errors") for r in responses), responses
+    payloads = [r["data"]["updateCi"] for r in responses]
+    wins = [p for p in payloads if not p["userErrors"]]
+    conflicts = [p for p in payloads if p["userErrors"]]
     assert len(wins) == 1 and len(conflicts) == 1, responses
-    error = conflicts[0]["errors"][0]
-    assert error["extensions"]["code"] == "CONFLICT"
-    assert error["extensions"]["field"] == "version"
-    assert error["extensions"]["expected"] == 1 and error["extensions"]["actual"] == 2
-    updates = [e for e in audit_entries(store, created["id"]) if e["action"] == "update"]
+    assert conflicts[0]["ci"] is None
+    [error] = conflicts[0]["userErrors"]
+    assert error["code"] == "CONFLICT" and error["field"] == ["input", "version"]
+    assert "you sent version 1, it is now at version 2" in error["message"]
+    updates = [
+        e for e in audit_entries(store, record_id(created["id"], "CI")) if e["action"] == "update"
+    ]
     assert len(updates) == 1
-    assert json.loads(updates[0]["after"])["name"] == wins[0]["data"]["updateCi"]["name"]
+    assert json.loads(updates[0]["after"])["name"] == wins[0]["ci"]["name"]
 
 
 def test_stale_version_is_a_conflict_not_a_lost_update(api: Api, store: Store) -> None:
     created = register(api)
     api.ok(UPDATE, {"input": {"id": created["id"], "version": 1, "name": "first"}})
-    body = api.post(UPDATE, {"input": {"id": created["id"], "version": 1, "name": "second"}}).json()
-    assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
+    stale = api.post(UPDATE, {"input": {"id": created["id"], "version": 1, "name": "second"}})
+    assert stale.status_code == 200
+    assert [e["code"] for e in stale.json()["data"]["updateCi"]["userErrors"]] == ["CONFLICT"]
     name = api.ok("query($id: ID!) { ci(id: $id) { name } }", {"id": created["id"]})["ci"]["name"]
     assert name == "first"
 
@@ -146,25 +160,29 @@ def test_names_outside_ascii_come_back_as_sent(api: Api) -> None:
 def test_validation_errors_are_typed_and_write_nothing(api: Api, store: Store) -> None:
     before = count_nodes(store, "CI"), count_nodes(store, "AuditEntry")
     cases = [
-        ({"ciClass": "Toaster", "name": "x"}, "ciClass", "unknown_class"),
-        ({"ciClass": "Server", "name": "  "}, "name", "required"),
-        ({"ciClass": "Server", "name": "x", "lifecycle": "dead"}, "lifecycle", "unknown_lifecycle"),
+        ({"ciClass": "Toaster", "name": "x"}, ["input", "ciClass"], "UNKNOWN_CLASS"),
+        ({"ciClass": "Server", "name": "  "}, ["input", "name"], "REQUIRED"),
         (
             {"ciClass": "Server", "name": "x", "attributes": {"colour": "red"}},
-            "attributes.colour",
-            "attribute_not_allowed",
+            ["input", "attributes", "colour"],
+            "ATTRIBUTE_NOT_ALLOWED",
         ),
         (
             {"ciClass": "Server", "name": "x", "attributes": {"os": {"nested": 1}}},
-            "attributes.os",
-            "not_scalar",
+            ["input", "attributes", "os"],
+            "NOT_SCALAR",
         ),
     ]
-    for payload, field, reason in cases:
+    for payload, field, code in cases:
         body = api.post(REGISTER, {"input": payload}).json()
-        assert body["data"] is None, body
-        ext = body["errors"][0]["extensions"]
-        assert (ext["code"], ext["field"], ext["reason"]) == ("BAD_USER_INPUT", field, reason)
+        assert "errors" not in body, body
+        result = body["data"]["registerCi"]
+        assert result["ci"] is None
+        assert [(e["code"], e["field"]) for e in result["userErrors"]] == [(code, field)]
+    # A value outside an enum is refused by GraphQL itself, naming the value and the field.
+    dead = api.post(REGISTER, {"input": {"ciClass": "Server", "name": "x", "lifecycle": "dead"}})
+    message = dead.json()["errors"][0]["message"]
+    assert "'dead'" in message and "lifecycle" in message and "Lifecycle" in message
     assert (count_nodes(store, "CI"), count_nodes(store, "AuditEntry")) == before
 
 
@@ -172,7 +190,7 @@ def test_refused_requests_log_one_line_not_an_error_with_a_traceback(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
-        api.post(REGISTER, {"input": {"ciClass": "Toaster", "name": "x"}})
+        api.post('{ cis(filter: {ciClass: "Toaster"}) { totalCount } }')
         api.post('{ impact(ciId: "nope") { affected { depth } } }')
         api.post("{ cis { edges { node { colour } } } }")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -7,24 +7,30 @@ from typing import Any
 import pytest
 
 from core.errors import ValidationFailed
+from core.ids import record_id, to_global_id
 from domain import cmdb
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store
+from schema.paging import MAX_PAGE_SIZE
 from tests.conftest import Api
 from tests.test_import import run_import
 
 REGISTER = """mutation($input: RegisterCIInput!) {
-  registerCi(input: $input) { id name ciClass version lifecycle }
+  registerCi(input: $input) {
+    ci { id name ciClass version lifecycle } userErrors { code field message }
+  }
 }"""
 RELATE = """mutation($input: RelateCIsInput!) {
-  relateCis(input: $input) { type source { name } target { name } }
+  relateCis(input: $input) {
+    type source { name } target { name } userErrors { code field message }
+  }
 }"""
 
 
 def ci(api: Api, name: str, ci_class: str, **attrs: Any) -> dict[str, Any]:
     created: dict[str, Any] = api.ok(
         REGISTER, {"input": {"ciClass": ci_class, "name": name, "attributes": attrs}}
-    )["registerCi"]
+    )["registerCi"]["ci"]
     return created
 
 
@@ -40,63 +46,95 @@ def error_of(body: dict[str, Any]) -> tuple[str, str, str]:
     return ext["code"], ext.get("field"), ext.get("reason")
 
 
+def refusal(body: dict[str, Any], mutation: str = "relateCis") -> tuple[str, list[str]]:
+    """The one user error of a refused mutation, which must have written nothing."""
+    assert "errors" not in body, body
+    [error] = body["data"][mutation]["userErrors"]
+    return error["code"], error["field"]
+
+
 def test_relationship_rules_are_enforced_with_typed_errors(api: Api) -> None:
     app = ci(api, "checkout", "Application")
     db = ci(api, "orders-db", "Database")
     doc = ci(api, "runbook", "Document")
 
-    assert (
-        relate(api, app["id"], "DEPENDS_ON", db["id"])["data"]["relateCis"]["type"] == "DEPENDS_ON"
+    related = relate(api, app["id"], "DEPENDS_ON", db["id"])["data"]["relateCis"]
+    assert related == {
+        "type": "DEPENDS_ON",
+        "source": {"name": "checkout"},
+        "target": {"name": "orders-db"},
+        "userErrors": [],
+    }
+    assert refusal(relate(api, app["id"], "DEPENDS_ON", db["id"])) == (
+        "DUPLICATE",
+        ["input", "type"],
     )
-    assert error_of(relate(api, app["id"], "DEPENDS_ON", db["id"])) == (
-        "BAD_USER_INPUT",
-        "type",
-        "duplicate",
+    assert refusal(relate(api, app["id"], "DEPENDS_ON", app["id"])) == (
+        "SELF_LOOP",
+        ["input", "targetId"],
     )
-    assert error_of(relate(api, app["id"], "DEPENDS_ON", app["id"])) == (
-        "BAD_USER_INPUT",
-        "targetId",
-        "self_loop",
+    assert refusal(relate(api, app["id"], "HOSTED_ON", doc["id"])) == (
+        "RELATIONSHIP_NOT_ALLOWED",
+        ["input", "type"],
     )
-    assert error_of(relate(api, app["id"], "HOSTED_ON", doc["id"])) == (
-        "BAD_USER_INPUT",
-        "type",
-        "relationship_not_allowed",
+    assert refusal(relate(api, app["id"], "FLIES_TO", db["id"])) == (
+        "UNKNOWN_RELATIONSHIP_TYPE",
+        ["input", "type"],
     )
-    assert error_of(relate(api, app["id"], "FLIES_TO", db["id"])) == (
-        "BAD_USER_INPUT",
-        "type",
-        "unknown_relationship_type",
-    )
-    assert error_of(relate(api, app["id"], "DEPENDS_ON", "missing")) == (
+    assert refusal(relate(api, app["id"], "DEPENDS_ON", "missing")) == (
         "NOT_FOUND",
-        "targetId",
-        None,
+        ["input", "targetId"],
     )
-    assert error_of(relate(api, app["id"], "DEPENDS_ON", doc["id"], minUp=2)) == (
-        "BAD_USER_INPUT",
-        "attributes.minUp",
-        "needs_group",
+    assert refusal(relate(api, app["id"], "DEPENDS_ON", doc["id"], minUp=2)) == (
+        "NEEDS_GROUP",
+        ["input", "attributes", "minUp"],
     )
-
-    retired = api.ok(
-        "mutation($id: ID!) { retireCi(id: $id, version: 1) { lifecycle version } }",
-        {"id": doc["id"]},
-    )["retireCi"]
-    assert retired == {"lifecycle": "retired", "version": 2}
-    assert error_of(relate(api, app["id"], "DOCUMENTED_BY", doc["id"])) == (
-        "BAD_USER_INPUT",
-        "targetId",
-        "retired_target",
+    # The bare stored id is accepted as well as the global one; another type's global id is not.
+    assert (
+        relate(api, record_id(app["id"], "CI"), "DOCUMENTED_BY", doc["id"])["data"]["relateCis"][
+            "userErrors"
+        ]
+        == []
+    )
+    assert refusal(relate(api, app["id"], "DEPENDS_ON", to_global_id("Incident", "x"))) == (
+        "WRONG_TYPE",
+        ["input", "targetId"],
     )
 
-    removed = api.ok(
-        'mutation($s: ID!, $t: ID!) { unrelateCis(sourceId: $s, type: "DEPENDS_ON", targetId: $t) }',
-        {"s": app["id"], "t": db["id"]},
+    retire = """mutation($input: RetireCIInput!) {
+      retireCi(input: $input) { ci { lifecycle version } userErrors { code field } } }"""
+    retired = api.ok(retire, {"input": {"id": doc["id"], "version": 1}})["retireCi"]
+    assert retired == {"ci": {"lifecycle": "RETIRED", "version": 2}, "userErrors": []}
+    stale = api.ok(retire, {"input": {"id": doc["id"], "version": 1}})["retireCi"]
+    assert stale == {
+        "ci": None,
+        "userErrors": [{"code": "CONFLICT", "field": ["input", "version"]}],
+    }
+    assert refusal(relate(api, db["id"], "DOCUMENTED_BY", doc["id"])) == (
+        "RETIRED_TARGET",
+        ["input", "targetId"],
     )
-    assert removed == {"unrelateCis": True}
+
+    unrelate = """mutation($input: UnrelateCIsInput!) {
+      unrelateCis(input: $input) { type source { name } target { name } userErrors { code field } } }"""
+    edge = {"sourceId": app["id"], "type": "DEPENDS_ON", "targetId": db["id"]}
+    removed = api.ok(unrelate, {"input": edge})["unrelateCis"]
+    assert removed == {
+        "type": "DEPENDS_ON",
+        "source": {"name": "checkout"},
+        "target": {"name": "orders-db"},
+        "userErrors": [],
+    }
+    again = api.ok(unrelate, {"input": edge})["unrelateCis"]
+    assert again["source"] is None
+    assert again["userErrors"] == [{"code": "NO_SUCH_RELATIONSHIP", "field": ["input", "type"]}]
     history = api.ok("query($id: ID!) { ci(id: $id) { history { action } } }", {"id": app["id"]})
-    assert [h["action"] for h in history["ci"]["history"]] == ["unrelate", "relate", "create"]
+    assert [h["action"] for h in history["ci"]["history"]] == [
+        "unrelate",
+        "relate",
+        "relate",
+        "create",
+    ]
 
 
 def test_identification_rejects_a_second_ci_with_the_same_serial(api: Api) -> None:
@@ -105,8 +143,8 @@ def test_identification_rejects_a_second_ci_with_the_same_serial(api: Api) -> No
         REGISTER,
         {"input": {"ciClass": "Server", "name": "esx-99", "attributes": {"serialNumber": "sn-1 "}}},
     ).json()
-    assert error_of(body) == ("BAD_USER_INPUT", "serialNumber", "duplicate")
-    assert "esx-01" in body["errors"][0]["message"]
+    assert refusal(body, "registerCi") == ("DUPLICATE", ["input", "attributes", "serialNumber"])
+    assert "esx-01" in body["data"]["registerCi"]["userErrors"][0]["message"]
 
 
 def test_relationships_are_paged_connections_by_type_and_direction(api: Api) -> None:
@@ -117,20 +155,38 @@ def test_relationships_are_paged_connections_by_type_and_direction(api: Api) -> 
         relate(api, app["id"], "DEPENDS_ON", db["id"])
     relate(api, app["id"], "RUNS_ON", vm["id"], redundancyGroup="app", minUp=1)
 
-    query = """query($id: ID!, $after: String) { ci(id: $id) {
-      relationships(direction: OUTGOING, types: ["DEPENDS_ON"], first: 2, after: $after) {
-        totalCount pageInfo { hasNextPage endCursor }
-        edges { node { type direction source ci { name } } } } } }"""
-    names: list[str] = []
+    # Two CIs of one name: the order settles the tie by id, and no cursor repeats or skips one.
+    twin = ci(api, "db-1", "Container")
+    relate(api, app["id"], "DEPENDS_ON", twin["id"])
+    query = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+      ci(id: $id) {
+        relationships(direction: OUTGOING, types: ["DEPENDS_ON"], first: $first, after: $after,
+                      last: $last, before: $before) {
+          totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          edges { node { type direction source ci { id name } } } } } }"""
+    forwards: list[dict[str, str]] = []
     after = None
     while True:
-        page = api.ok(query, {"id": app["id"], "after": after})["ci"]["relationships"]
-        assert page["totalCount"] == 5
-        names += [e["node"]["ci"]["name"] for e in page["edges"]]
+        page = api.ok(query, {"id": app["id"], "first": 2, "after": after})["ci"]["relationships"]
+        assert page["totalCount"] == 6
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        forwards += [e["node"]["ci"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
-    assert names == [f"db-{i}" for i in range(5)]
+    assert [c["name"] for c in forwards] == ["db-0", "db-1", "db-1", "db-2", "db-3", "db-4"]
+    twins = [record_id(c["id"], "CI") for c in forwards if c["name"] == "db-1"]
+    assert twins == sorted(twins)
+    backwards: list[dict[str, str]] = []
+    before = None
+    while True:
+        page = api.ok(query, {"id": app["id"], "last": 4, "before": before})["ci"]["relationships"]
+        assert page["pageInfo"]["hasNextPage"] is (before is not None)
+        backwards = [e["node"]["ci"] for e in page["edges"]] + backwards
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        before = page["pageInfo"]["startCursor"]
+    assert backwards == forwards
 
     incoming = api.ok(
         """query($id: ID!) { ci(id: $id) { relationships(direction: INCOMING) {
@@ -183,8 +239,15 @@ def test_search_filters_full_text_sorting_and_cursor_paging(api: Api) -> None:
     assert all_names({"search": "web"})[0] == 7
     by_creation = all_names({}, {"field": "CREATED_AT", "direction": "ASC"})[1]
     assert by_creation == [f"web-{i:02d}" for i in range(7)] + ["orders-db"]
+    assert all_names({"ciClass": "Database", "lifecycle": "LIVE", "criticality": "MEDIUM"}) == (
+        1,
+        ["orders-db"],
+    )
+    assert all_names({"lifecycle": "RETIRED"}) == (0, [])
     bad = api.post(query, {"f": {"lifecycle": "zombie"}}).json()
-    assert error_of(bad) == ("BAD_USER_INPUT", "filter.lifecycle", "unknown_lifecycle")
+    assert "'zombie'" in bad["errors"][0]["message"] and "Lifecycle" in bad["errors"][0]["message"]
+    unknown = api.post(query, {"f": {"ciClass": "Toaster"}}).json()
+    assert error_of(unknown) == ("BAD_USER_INPUT", "filter.ciClass", "unknown_class")
 
 
 def test_path_and_subgraph_export(api: Api) -> None:
@@ -222,7 +285,7 @@ def test_path_and_subgraph_export(api: Api) -> None:
 def test_history_records_every_change_of_a_ci(api: Api, store: Store) -> None:
     db = ci(api, "orders-db", "Database", engine="PostgreSQL 15")
     api.ok(
-        'mutation($id: ID!) { updateCi(input: {id: $id, version: 1, attributes: {engine: "PostgreSQL 16"}}) { version } }',
+        'mutation($id: ID!) { updateCi(input: {id: $id, version: 1, attributes: {engine: "PostgreSQL 16"}}) { ci { version } } }',
         {"id": db["id"]},
     )
     history = api.ok(
@@ -293,36 +356,94 @@ def test_history_names_attributes_and_sources_as_users_know_them(api: Api) -> No
 
 def test_paging_visits_every_ci_once_in_order_even_among_equal_keys(api: Api) -> None:
     """One import gives its CIs the same creation time: the order falls back to the id, and a
-    cursor taken in the middle of such a tie neither repeats nor skips a CI."""
+    cursor taken in the middle of such a tie neither repeats nor skips a CI, forwards (first,
+    after) or backwards (last, before)."""
     result = run_import(
         api,
         "test",
         [{"key": f"k{i}", "ciClass": "Server", "name": f"srv-{i:02d}"} for i in range(13)],
     )
     assert result["created"] == 13
-    query = """query($o: CIOrder, $after: String) {
-      cis(filter: {ciClass: "Server"}, orderBy: $o, first: 5, after: $after) {
-        pageInfo { hasNextPage endCursor } edges { node { id name createdAt } } } }"""
+    query = """query($o: CIOrder, $first: Int, $after: String, $last: Int, $before: String) {
+      cis(filter: {ciClass: "Server"}, orderBy: $o, first: $first, after: $after,
+          last: $last, before: $before) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id name createdAt } } } }"""
+
+    def forwards(order: dict[str, str]) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = api.ok(query, {"o": order, "first": 5, "after": after})["cis"]
+            assert page["totalCount"] == 13
+            assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+            seen += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    def backwards(order: dict[str, str]) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        before = None
+        while True:
+            page = api.ok(query, {"o": order, "last": 5, "before": before})["cis"]
+            assert page["pageInfo"]["hasNextPage"] is (before is not None)
+            assert page["edges"][-1]["cursor"] == page["pageInfo"]["endCursor"]
+            seen = [e["node"] for e in page["edges"]] + seen
+            if not page["pageInfo"]["hasPreviousPage"]:
+                return seen
+            before = page["pageInfo"]["startCursor"]
+
     for order in (
         {"field": "CREATED_AT", "direction": "ASC"},
         {"field": "CREATED_AT", "direction": "DESC"},
         {"field": "NAME", "direction": "ASC"},
         {"field": "NAME", "direction": "DESC"},
     ):
-        seen: list[dict[str, Any]] = []
-        after = None
-        while True:
-            page = api.ok(query, {"o": order, "after": after})["cis"]
-            seen += [e["node"] for e in page["edges"]]
-            if not page["pageInfo"]["hasNextPage"]:
-                break
-            after = page["pageInfo"]["endCursor"]
+        seen = forwards(order)
         assert len(seen) == 13 and len({n["id"] for n in seen}) == 13, order
         key = "createdAt" if order["field"] == "CREATED_AT" else "name"
         expected = sorted(
-            seen, key=lambda n: (n[key], n["id"]), reverse=order["direction"] == "DESC"
+            seen,
+            key=lambda n: (n[key], record_id(n["id"], "CI")),
+            reverse=order["direction"] == "DESC",
         )
         assert seen == expected, order
+        assert backwards(order) == expected, order
+        # A page between two cursors, from either end.
+        middle = api.ok(query, {"o": order, "first": 5, "after": None})["cis"]["edges"]
+        after, before = middle[1]["cursor"], middle[4]["cursor"]
+        inside = [n["name"] for n in expected[2:4]]
+        for sizes, want in (
+            ({"first": 9}, inside),
+            ({"last": 9}, inside),
+            ({"first": 1}, inside[:1]),
+            ({"last": 1}, inside[1:]),
+        ):
+            between = api.ok(query, {"o": order, "after": after, "before": before, **sizes})
+            assert [e["node"]["name"] for e in between["cis"]["edges"]] == want, (order, sizes)
+
+
+def test_paging_arguments_follow_the_relay_rules(api: Api) -> None:
+    db = ci(api, "orders-db", "Database")
+    cis = "query($a: Int, $b: Int) { cis(first: $a, last: $b) { totalCount } }"
+    both = api.post(cis, {"a": 1, "b": 1}).json()
+    assert error_of(both) == ("BAD_USER_INPUT", "last", "first_and_last")
+    assert error_of(api.post(cis, {"a": -1}).json()) == ("BAD_USER_INPUT", "first", "negative")
+    assert error_of(api.post(cis, {"b": -2}).json()) == ("BAD_USER_INPUT", "last", "negative")
+    too_many = api.post(cis, {"a": MAX_PAGE_SIZE + 1}).json()
+    assert error_of(too_many) == ("LIMIT_EXCEEDED", "first", None)
+    assert too_many["errors"][0]["extensions"]["limit"] == MAX_PAGE_SIZE
+    assert api.ok(cis, {"a": MAX_PAGE_SIZE})["cis"]["totalCount"] == 1
+    rels = """query($id: ID!, $a: Int, $b: Int) { ci(id: $id) {
+      relationships(first: $a, last: $b) { totalCount } } }"""
+    too_many = api.post(rels, {"id": db["id"], "b": MAX_PAGE_SIZE + 1}).json()
+    assert error_of(too_many) == ("LIMIT_EXCEEDED", "last", None)
+    both = api.post(rels, {"id": db["id"], "a": 2, "b": 2}).json()
+    assert error_of(both) == ("BAD_USER_INPUT", "last", "first_and_last")
+    forged = api.post('{ cis(after: "bm90LWEtY3Vyc29y") { totalCount } }').json()
+    assert error_of(forged) == ("BAD_USER_INPUT", "after", "bad_cursor")
 
 
 SEARCH = "query($s: String!) { cis(filter: {search: $s}) { totalCount edges { node { name } } } }"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from core.access import SYSTEM
+from core.ids import record_id
 from graphdb.write_path import Store, UnitOfWork
 from tests import impact_reference as reference
 from tests.conftest import Api
@@ -69,7 +70,7 @@ def shop(api: Api, store: Store) -> dict[str, str]:
     def agreements(uow: UnitOfWork) -> None:
         sla = uow.create("SLA", {"name": "Shop Gold"})["id"]
         customer = uow.create("Customer", {"name": "Retail"})["id"]
-        uow.link("SLA", sla, "COVERS", "CI", ids["shop"])
+        uow.link("SLA", sla, "COVERS", "CI", record_id(ids["shop"], "CI"))
         uow.link("SLA", sla, "AGREED_WITH", "Customer", customer)
 
     store.write(SYSTEM, agreements)
@@ -351,8 +352,8 @@ def test_answers_match_the_one_hop_at_a_time_model_on_random_graphs(api: Api) ->
 def test_the_answer_shows_whatever_ci_fields_are_asked_for(api: Api, shop: dict[str, str]) -> None:
     """Only the properties a query selects are read; a wider selection still gets all of them."""
     api.ok(
-        'mutation($id: ID!) { updateCi(input: {id: $id, version: 1, criticality: "high", '
-        'owner: "dba team", attributes: {engine: "PostgreSQL 16"}}) { version } }',
+        "mutation($id: ID!) { updateCi(input: {id: $id, version: 1, criticality: HIGH, "
+        'owner: "dba team", attributes: {engine: "PostgreSQL 16"}}) { ci { version } } }',
         {"id": shop["db"]},
     )
     narrow = api.ok(
@@ -360,7 +361,7 @@ def test_the_answer_shows_whatever_ci_fields_are_asked_for(api: Api, shop: dict[
         {"id": shop["vm3"]},
     )["impact"]
     db = next(a["ci"] for a in narrow["affected"] if a["ci"]["name"] == "db")
-    assert db == {"name": "db", "criticality": "high", "owner": "dba team"}
+    assert db == {"name": "db", "criticality": "HIGH", "owner": "dba team"}
     wide = api.ok(
         "query($id: ID!) { impact(ciId: $id) { affected { ci { ...whole } } } }"
         " fragment whole on CI { name attributes version updatedAt }",

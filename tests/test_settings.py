@@ -23,7 +23,9 @@ def test_anonymous_read_allows_queries_but_never_writes(settings: Settings, stor
         assert read.json() == {"data": {"me": {"name": "anonymous", "role": None}}}
         write = httpx.post(
             f"{server.url}/graphql",
-            json={"query": 'mutation { registerCi(input: {ciClass: "Server", name: "x"}) { id } }'},
+            json={
+                "query": 'mutation { registerCi(input: {ciClass: "Server", name: "x"}) { ci { id } } }'
+            },
         )
         assert write.status_code == 401
         assert write.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

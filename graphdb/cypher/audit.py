@@ -23,3 +23,10 @@ def for_records(
     for r in rows:
         out[r["rid"]].append(dict(r["a"]))
     return out
+
+
+def by_ids(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = tx.run(
+        "UNWIND $ids AS id MATCH (a:AuditEntry {id: id}) RETURN properties(a) AS a", ids=list(ids)
+    )
+    return {r["a"]["id"]: dict(r["a"]) for r in rows}

@@ -89,9 +89,15 @@ def search(
     descending: bool,
     after: tuple[Any, str] | None,
     limit: int,
+    before: tuple[Any, str] | None = None,
+    backward: bool = False,
 ) -> tuple[list[tuple[dict[str, Any], Any]], int]:
     """One page of CIs, each with its position in the order (what a cursor carries), and the
-    total matching, for the filters, full-text query and order."""
+    total matching, for the filters, full-text query and order.
+
+    `after` and `before` are (position, id) bounds. Backwards, the page is the `limit` CIs just
+    before the upper bound: read in the reverse order (so an index still seeks to the bound) and
+    handed back in the requested one."""
     prop = ORDER_FIELDS[order_field]
     source = (
         "CALL db.index.fulltext.queryNodes('ci_text', $text) YIELD node AS n WITH n "
@@ -101,16 +107,19 @@ def search(
     # Sorted on the stored property, so that its index can hand CIs over in order. A time goes
     # into the cursor as epoch nanoseconds, so that paging keeps the time's full precision.
     key = f"n.{prop}"
-    if prop in _TEMPORAL:
-        mark = (
-            "datetime({epochSeconds: $afterValue / 1000000000, "
-            "nanosecond: $afterValue % 1000000000})"
-        )
-        position = f"{key}.epochSeconds * 1000000000 + {key}.nanosecond"
-    else:
-        mark, position = "$afterValue", key
-    compare = "<" if descending else ">"
-    order = "DESC" if descending else "ASC"
+
+    def mark(bound: str) -> str:
+        if prop in _TEMPORAL:
+            return (
+                f"datetime({{epochSeconds: ${bound}Value / 1000000000, "
+                f"nanosecond: ${bound}Value % 1000000000}})"
+            )
+        return f"${bound}Value"
+
+    position = f"{key}.epochSeconds * 1000000000 + {key}.nanosecond" if prop in _TEMPORAL else key
+    later, earlier = ("<", ">") if descending else (">", "<")
+    reverse = descending != backward
+    order = "DESC" if reverse else "ASC"
     params = {
         "class": filters.get("ci_class"),
         "lifecycle": filters.get("lifecycle"),
@@ -119,14 +128,18 @@ def search(
         "text": text,
         "afterValue": after[0] if after else None,
         "afterId": after[1] if after else None,
+        "beforeValue": before[0] if before else None,
+        "beforeId": before[1] if before else None,
         "limit": limit,
     }
     page_where = _conditions(filters, key, order_prefix=not text)
-    if after is not None:
-        # The first half is a range an index can seek; the second settles ties by id.
-        page_where.append(
-            f"{key} {compare}= {mark} AND ({key} {compare} {mark} OR n.id {compare} $afterId)"
-        )
+    for bound, value, compare in (("after", after, later), ("before", before, earlier)):
+        if value is not None:
+            # The first half is a range an index can seek; the second settles ties by id.
+            page_where.append(
+                f"{key} {compare}= {mark(bound)} AND "
+                f"({key} {compare} {mark(bound)} OR n.id {compare} ${bound}Id)"
+            )
     sort = f"{key} {order}, n.id {order}"
     if filters.get("ci_class") is not None and not text and prop == "name":
         # Within one class, the (ciClass, name) index hands CIs over in this same order.
@@ -138,6 +151,8 @@ def search(
         params,
     )
     page = [(dict(r["n"]), r["position"]) for r in rows]
+    if backward:
+        page.reverse()
     count_where = _conditions(filters, key, order_prefix=False)
     if filters.get("ci_class") is not None and not text:
         count_where.append("n.name IS NOT NULL")  # always true; lets (ciClass, name) count

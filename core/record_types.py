@@ -53,7 +53,7 @@ CI = RecordType(
             default=Criticality.MEDIUM,
             indexed=True,
         ),
-        Prop("owner", Kind.STRING, "Who answers for it."),
+        Prop("owner", Kind.STRING, "Who answers for it.", max_length=1000),
         Prop("description", Kind.TEXT, "What it is for.", fulltext=True),
         Prop(
             "blastRadius",

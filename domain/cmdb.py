@@ -19,8 +19,10 @@ from neo4j.exceptions import ClientError
 
 from core import links
 from core.errors import ValidationFailed
+from core.record_types import CI
 from core.record_types import Criticality as Criticality
 from core.record_types import Lifecycle as Lifecycle
+from core.records import check_properties, check_value
 from graphdb.cypher import ci as ci_cypher
 
 
@@ -349,34 +351,16 @@ def relationship_type(name: str, *, field_name: str = "type") -> RelationshipTyp
 
 
 def lifecycle(value: str, *, field_name: str = "lifecycle") -> Lifecycle:
-    try:
-        return Lifecycle(value)
-    except ValueError:
-        raise ValidationFailed(
-            field_name,
-            "unknown_lifecycle",
-            f"unknown lifecycle {value!r}; one of: {', '.join(s.value for s in Lifecycle)}",
-        ) from None
+    return Lifecycle(check_value(CI.by_name["lifecycle"], value, field_name))
 
 
 def criticality(value: str, *, field_name: str = "criticality") -> Criticality:
-    try:
-        return Criticality(value)
-    except ValueError:
-        raise ValidationFailed(
-            field_name,
-            "unknown_criticality",
-            f"unknown criticality {value!r}; one of: {', '.join(s.value for s in Criticality)}",
-        ) from None
+    return Criticality(check_value(CI.by_name["criticality"], value, field_name))
 
 
 def check_name(name: str, *, field_name: str = "name") -> str:
-    cleaned = name.strip()
-    if not cleaned:
-        raise ValidationFailed(field_name, "required", "a CI needs a non-empty name")
-    if len(cleaned) > 200:
-        raise ValidationFailed(field_name, "too_long", "a CI name has at most 200 characters")
-    return cleaned
+    checked: str = check_value(CI.by_name["name"], name, field_name)
+    return checked
 
 
 def check_attributes(
@@ -483,16 +467,20 @@ class CIChanges:
 
 
 def ci_properties(new: NewCI) -> dict[str, Any]:
-    """Check a new CI against its class and return the properties to store."""
+    """Check a new CI against its class and its record declaration; the properties to store."""
     cls = ci_class(new.ci_class)
-    props: dict[str, Any] = {
-        "name": check_name(new.name),
-        "ciClass": cls.name,
-        "lifecycle": lifecycle(new.lifecycle).value,
-        "criticality": criticality(new.criticality).value,
-        "owner": new.owner,
-        "description": new.description,
-    }
+    props = check_properties(
+        CI,
+        {
+            "name": new.name,
+            "ciClass": cls.name,
+            "lifecycle": new.lifecycle,
+            "criticality": new.criticality,
+            "owner": new.owner,
+            "description": new.description,
+        },
+        creating=True,
+    )
     props.update(attributes_to_properties(check_attributes(cls, new.attributes)))
     return props
 
@@ -500,18 +488,17 @@ def ci_properties(new: NewCI) -> dict[str, Any]:
 def ci_changes(current_class: str, changes: CIChanges) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The properties to set and the ones to remove (attributes given as null)."""
     cls = ci_class(current_class)
-    props: dict[str, Any] = {}
+    sent = {
+        "name": changes.name,
+        "lifecycle": changes.lifecycle,
+        "criticality": changes.criticality,
+        "owner": changes.owner,
+        "description": changes.description,
+    }
+    props = check_properties(
+        CI, {k: v for k, v in sent.items() if v is not None}, creating=False
+    )
     remove: list[str] = []
-    if changes.name is not None:
-        props["name"] = check_name(changes.name)
-    if changes.lifecycle is not None:
-        props["lifecycle"] = lifecycle(changes.lifecycle).value
-    if changes.criticality is not None:
-        props["criticality"] = criticality(changes.criticality).value
-    if changes.owner is not None:
-        props["owner"] = changes.owner
-    if changes.description is not None:
-        props["description"] = changes.description
     if changes.attributes is not None:
         attrs = check_attributes(cls, changes.attributes)
         props.update(attributes_to_properties({k: v for k, v in attrs.items() if v is not None}))

@@ -9,6 +9,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from core.record_types import CI
+from graphdb import records
 from graphdb.write_path import UnitOfWork, ident
 
 _PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -56,28 +58,10 @@ ORDER_FIELDS = {
     "createdAt": "createdAt",
     "updatedAt": "updatedAt",
 }
-_TEMPORAL = {"createdAt", "updatedAt"}
 
 
-def _conditions(filters: dict[str, Any], key: str, order_prefix: bool) -> list[str]:
-    """The WHERE conditions for the filters that are set, each on a parameter.
-
-    Only set filters appear, so that the planner can use the indexes on the ones that are (a
-    condition like `$class IS NULL OR n.ciClass = $class` hides them). With `order_prefix`, the
-    sort key must exist, which lets a range index on it return CIs already in order.
-    """
-    out = []
-    if filters.get("ci_class") is not None:
-        out.append("n.ciClass = $class")
-    if filters.get("lifecycle") is not None:
-        out.append("n.lifecycle = $lifecycle")
-    if filters.get("criticality") is not None:
-        out.append("n.criticality = $criticality")
-    if filters.get("attributes"):
-        out.append("all(k IN keys($attrs) WHERE n['attr_' + k] = $attrs[k])")
-    if order_prefix:
-        out.append(f"{key} IS NOT NULL")
-    return out
+# A CI's attributes are stored as `attr_<name>` properties: one condition covers them all.
+_ATTRIBUTES = "all(k IN keys($attrs) WHERE n['attr_' + k] = $attrs[k])"
 
 
 def search(
@@ -93,76 +77,38 @@ def search(
     backward: bool = False,
 ) -> tuple[list[tuple[dict[str, Any], Any]], int]:
     """One page of CIs, each with its position in the order (what a cursor carries), and the
-    total matching, for the filters, full-text query and order.
+    total matching, for the filters, full-text query and order: the kernel's generic page with
+    what only CIs have (attributes, the (ciClass, name) index).
 
     `after` and `before` are (position, id) bounds. Backwards, the page is the `limit` CIs just
-    before the upper bound: read in the reverse order (so an index still seeks to the bound) and
-    handed back in the requested one."""
+    before the upper bound, handed back in the requested order."""
     prop = ORDER_FIELDS[order_field]
-    source = (
-        "CALL db.index.fulltext.queryNodes('ci_text', $text) YIELD node AS n WITH n "
-        if text
-        else "MATCH (n:CI) "
-    )
-    # Sorted on the stored property, so that its index can hand CIs over in order. A time goes
-    # into the cursor as epoch nanoseconds, so that paging keeps the time's full precision.
-    key = f"n.{prop}"
-
-    def mark(bound: str) -> str:
-        if prop in _TEMPORAL:
-            return (
-                f"datetime({{epochSeconds: ${bound}Value / 1000000000, "
-                f"nanosecond: ${bound}Value % 1000000000}})"
-            )
-        return f"${bound}Value"
-
-    position = f"{key}.epochSeconds * 1000000000 + {key}.nanosecond" if prop in _TEMPORAL else key
-    later, earlier = ("<", ">") if descending else (">", "<")
-    reverse = descending != backward
-    order = "DESC" if reverse else "ASC"
-    params = {
-        "class": filters.get("ci_class"),
-        "lifecycle": filters.get("lifecycle"),
-        "criticality": filters.get("criticality"),
-        "attrs": filters.get("attributes") or {},
-        "text": text,
-        "afterValue": after[0] if after else None,
-        "afterId": after[1] if after else None,
-        "beforeValue": before[0] if before else None,
-        "beforeId": before[1] if before else None,
-        "limit": limit,
+    equal = {
+        name: filters[key]
+        for key, name in (
+            ("ci_class", "ciClass"),
+            ("lifecycle", "lifecycle"),
+            ("criticality", "criticality"),
+        )
+        if filters.get(key) is not None
     }
-    page_where = _conditions(filters, key, order_prefix=not text)
-    for bound, value, compare in (("after", after, later), ("before", before, earlier)):
-        if value is not None:
-            # The first half is a range an index can seek; the second settles ties by id.
-            page_where.append(
-                f"{key} {compare}= {mark(bound)} AND "
-                f"({key} {compare} {mark(bound)} OR n.id {compare} ${bound}Id)"
-            )
-    sort = f"{key} {order}, n.id {order}"
-    if filters.get("ci_class") is not None and not text and prop == "name":
-        # Within one class, the (ciClass, name) index hands CIs over in this same order.
-        sort = f"n.ciClass {order}, {sort}"
-    rows = tx.run(
-        source
-        + (f"WHERE {' AND '.join(page_where)} " if page_where else "")
-        + f"WITH n ORDER BY {sort} LIMIT $limit RETURN {CI_VIEW} AS n, {position} AS position",
-        params,
+    by_class = filters.get("ci_class") is not None and not text
+    query = records.PageQuery(
+        order=prop,
+        descending=descending,
+        filters=equal,
+        text=text,
+        after=after,
+        before=before,
+        backward=backward,
+        limit=limit,
+        conditions=(_ATTRIBUTES,) if filters.get("attributes") else (),
+        # Within one class, the (ciClass, name) index hands CIs over in order, and counts them.
+        sort_prefix="n.ciClass" if by_class and prop == "name" else None,
+        count_conditions=("n.name IS NOT NULL",) if by_class else (),
+        params={"attrs": filters.get("attributes") or {}},
     )
-    page = [(dict(r["n"]), r["position"]) for r in rows]
-    if backward:
-        page.reverse()
-    count_where = _conditions(filters, key, order_prefix=False)
-    if filters.get("ci_class") is not None and not text:
-        count_where.append("n.name IS NOT NULL")  # always true; lets (ciClass, name) count
-    total = tx.run(
-        source
-        + (f"WHERE {' AND '.join(count_where)} " if count_where else "")
-        + "RETURN count(n) AS c",
-        params,
-    ).single(strict=True)["c"]
-    return page, int(total)
+    return records.page(tx, CI, query)
 
 
 def relationships(

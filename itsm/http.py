@@ -69,8 +69,11 @@ class UnknownPath(NotFound):
 
     http_status = 404
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, message: str | None = None) -> None:
         super().__init__("path", path, field=None)
+        if message is not None:
+            self.message = message
+            self.args = (message,)
 
 
 class BatchingNotSupported(DomainError):
@@ -133,7 +136,7 @@ def error_response(error: DomainError) -> Response:
 def _from_http_exception(exc: HTTPException) -> DomainError:
     """Whatever Strawberry still refuses on its own, told by its status alone."""
     if exc.status_code == 404:
-        return UnknownPath("/graphql (GraphiQL is off)")
+        return UnknownPath("/graphql", "GraphiQL is off on this server: send GraphQL requests")
     if exc.status_code == 405:
         return MethodNotAllowed(exc.reason)
     if exc.status_code == 415:

@@ -361,13 +361,28 @@ class AllowedOrigins(CORSMiddleware):
 
     def preflight_response(self, request_headers: Headers) -> Response:
         origin = request_headers["origin"]
-        if self.is_allowed_origin(origin=origin):
-            return super().preflight_response(request_headers)
-        response = error_response(
-            Forbidden(f"origin {origin!r} may not call this API", field="Origin")
+        if not self.is_allowed_origin(origin=origin):
+            refused = error_response(
+                Forbidden(f"origin {origin!r} may not call this API", field="Origin")
+            )
+            refused.headers["vary"] = "Origin"
+            return refused
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 400:
+            return answer
+        # An allowed origin asking for a method or header the API does not take.
+        refused = error_response(
+            BadRequest(
+                "Access-Control-Request-Method",
+                "cors_request_not_allowed",
+                f"{bytes(answer.body).decode()}: the API takes {', '.join(METHODS)} "
+                "with the headers Authorization and Content-Type",
+            )
         )
-        response.headers["vary"] = "Origin"
-        return response
+        for name, value in answer.headers.items():
+            if name.startswith("access-control-") or name == "vary":
+                refused.headers[name] = value
+        return refused
 
     async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
         origin = request_headers.get("origin")

@@ -69,8 +69,11 @@ class UnknownPath(NotFound):
 
     http_status = 404
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, message: str | None = None) -> None:
         super().__init__("path", path, field=None)
+        if message is not None:
+            self.message = message
+            self.args = (message,)
 
 
 class BatchingNotSupported(DomainError):
@@ -133,7 +136,7 @@ def error_response(error: DomainError) -> Response:
 def _from_http_exception(exc: HTTPException) -> DomainError:
     """Whatever Strawberry still refuses on its own, told by its status alone."""
     if exc.status_code == 404:
-        return UnknownPath("/graphql (GraphiQL is off)")
+        return UnknownPath("/graphql", "GraphiQL is off on this server: send GraphQL requests")
     if exc.status_code == 405:
         return MethodNotAllowed(exc.reason)
     if exc.status_code == 415:
@@ -358,13 +361,28 @@ class AllowedOrigins(CORSMiddleware):
 
     def preflight_response(self, request_headers: Headers) -> Response:
         origin = request_headers["origin"]
-        if self.is_allowed_origin(origin=origin):
-            return super().preflight_response(request_headers)
-        response = error_response(
-            Forbidden(f"origin {origin!r} may not call this API", field="Origin")
+        if not self.is_allowed_origin(origin=origin):
+            refused = error_response(
+                Forbidden(f"origin {origin!r} may not call this API", field="Origin")
+            )
+            refused.headers["vary"] = "Origin"
+            return refused
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 400:
+            return answer
+        # An allowed origin asking for a method or header the API does not take.
+        refused = error_response(
+            BadRequest(
+                "Access-Control-Request-Method",
+                "cors_request_not_allowed",
+                f"{bytes(answer.body).decode()}: the API takes {', '.join(METHODS)} "
+                "with the headers Authorization and Content-Type",
+            )
         )
-        response.headers["vary"] = "Origin"
-        return response
+        for name, value in answer.headers.items():
+            if name.startswith("access-control-") or name == "vary":
+                refused.headers[name] = value
+        return refused
 
     async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
         origin = request_headers.get("origin")

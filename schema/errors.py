@@ -72,10 +72,12 @@ def tag_request_errors(errors: list[GraphQLError]) -> None:
     for error in errors:
         if _code(error) is None:
             node = error.nodes[0] if error.nodes else None
-            variable = (
-                node.variable.name.value if isinstance(node, VariableDefinitionNode) else None
+            where = (
+                {"field": node.variable.name.value}
+                if isinstance(node, VariableDefinitionNode)
+                else {}
             )
-            _tag(error, ValidationFailed.code, field=variable, reason="invalid_variable")
+            _tag(error, ValidationFailed.code, **where, reason="invalid_variable")
 
 
 class ValidationErrorCodes(SchemaExtension):

@@ -16,6 +16,8 @@ import pytest
 from graphql import parse, print_ast
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from core.access import SYSTEM
+from domain.tokens import issue_token
 from graphdb.write_path import Store
 from itsm import graphiql
 from itsm.app import create_app
@@ -107,3 +109,18 @@ def test_graphiql_without_its_files_says_how_to_get_them(
     assert page.status_code == 503
     assert "GraphiQL is not installed" in page.text and "scripts/setup" in page.text
     assert str(tmp_path) in page.text
+
+
+def test_graphiql_switched_off_is_a_json_404(settings: Settings, store: Store) -> None:
+    production = dataclasses.replace(settings, environment="production", graphiql=False)
+    token = issue_token(store, SYSTEM, "viewer", "browser").secret
+    with RunningServer(create_app(production)) as server:
+        page = httpx.get(
+            f"{server.url}/graphql",
+            headers={"Accept": "text/html", "Authorization": f"Bearer {token}"},
+        )
+        assets = httpx.get(f"{server.url}/graphiql/graphiql.min.js")
+    assert page.status_code == 404
+    assert page.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "GraphiQL is off" in page.json()["errors"][0]["message"]
+    assert assets.status_code == 404

@@ -287,6 +287,17 @@ def test_cors_allows_listed_origins_without_a_token_for_the_preflight(
     assert call.headers["access-control-allow-origin"] == PORTAL
     assert "x-request-id" in call.headers["access-control-expose-headers"]
 
+    put = httpx.options(
+        f"{cors_server.url}/graphql",
+        headers={"Origin": PORTAL, "Access-Control-Request-Method": "PUT"},
+    )
+    assert put.status_code == 400
+    assert only_error(put)["extensions"] == {
+        "code": "BAD_REQUEST",
+        "field": "Access-Control-Request-Method",
+        "reason": "cors_request_not_allowed",
+    }
+
 
 def test_cors_gives_a_disallowed_origin_no_cors_headers(
     cors_server: RunningServer, store: Store

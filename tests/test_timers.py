@@ -7,6 +7,7 @@ scheduler processes load it through `ITSM_EXTENSION_MODULES`.
 from __future__ import annotations
 
 import signal
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from graphdb.write_path import Store, now
 from itsm.config import Settings
 from tests.processes import ItsmProcess, start_itsm, start_worker, wait_for
 from tests.timer_kinds import MARK_CI
-from workers.scheduler import LOCK_NAME
+from workers.scheduler import LOCK_NAME, GraphLease
 
 FAST = {
     "ITSM_EXTENSION_MODULES": "tests.timer_kinds",
@@ -176,3 +177,15 @@ def test_one_scheduler_sweeps_at_a_time_and_another_takes_over(
     timer = wait_for(lambda: fired(store, after), 20, (standby,), "the new holder's sweep")
     assert timer["firedBy"].endswith(f":{standby.pid}")
     assert [fired_count(store, c) for c in [*ci_ids, after]] == [1, 1, 1, 1]
+
+
+def test_without_redis_the_scheduler_lock_is_a_lease_in_neo4j(store: Store) -> None:
+    first, second = GraphLease(store, 1.0), GraphLease(store, 1.0)
+    assert first.hold()
+    assert not second.hold()
+    assert first.hold()  # renewed by its holder
+    time.sleep(1.3)  # the holder stopped renewing: the lease runs out
+    assert second.hold()
+    assert not first.hold()
+    second.release()  # a holder that stops lets the next one in at once
+    assert first.hold()

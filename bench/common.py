@@ -107,7 +107,10 @@ class ApiProcess:
     """The API as it is deployed: `itsm serve` in a process of its own, on a loopback port, so
     that the client timing it does not share an interpreter with it."""
 
-    def __init__(self, graph: GraphConfig, log_file: Path, start_timeout: float = 120) -> None:
+    def __init__(
+        self, graph: GraphConfig, log_file: Path, start_timeout: float = 120, workers: int = 1
+    ) -> None:
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = log_file
@@ -130,7 +133,7 @@ class ApiProcess:
     def __enter__(self) -> ApiProcess:
         out = self.log_file.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "itsm.cli", "serve"],
+            [sys.executable, "-m", "itsm.cli", "serve", "--workers", str(self.workers)],
             cwd=ROOT,
             env=self.env,
             stdout=out,

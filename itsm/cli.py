@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import os
+import select
 import signal
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
 
-from core.access import SYSTEM
+from core.access import SYSTEM, Role
 from graphdb import launcher
 from graphdb.driver import Graph
 from graphdb.migrations import migrate
@@ -18,6 +24,93 @@ from graphdb.write_path import Store
 from itsm.config import LOOPBACK, Settings
 
 log = logging.getLogger("itsm")
+
+# How long a line for the operator may wait for a slow reader before it is dropped.
+WRITE_WAIT_SECONDS = 0.5
+PIPE_BUF = select.PIPE_BUF
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Where `itsm run` keeps its development admin token between runs (mode 0600).
+DEVELOPMENT_TOKEN_FILE = "development-admin-token"  # noqa: S105 - a file name
+DEVELOPMENT_TOKEN_NAME = "development admin (itsm run)"  # noqa: S105 - a label
+# How uvicorn's worker processes build the app: an import string, as it needs for --workers > 1.
+APP_FACTORY = "itsm.cli:app_from_environment"
+
+
+class OperatorStream:
+    """stdout or stderr of a command that must keep going whatever its reader does.
+
+    `itsm run | tee run.log` loses its reader on Ctrl-C, so a write fails; `itsm run | less`
+    may stop reading, so a write blocks, and a blocked log line in the API's event loop would
+    stop it from serving and even from seeing SIGTERM. Neither may keep a command from stopping
+    what it started, so a line that cannot be written soon is dropped, and while the reader is
+    stalled the next ones are dropped without waiting. Python's own streams (and so print() and
+    logging.StreamHandler) have no such mode, hence select() and os.write() on the descriptor;
+    nothing goes through the file object's buffer, so nothing is left in it to flush at exit.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.stalled = False
+        self._file: bool | None = None
+
+    def _is_file(self) -> bool:
+        """A regular file never makes a writer wait, so its lines skip the select()."""
+        if self._file is None:
+            try:
+                self._file = stat.S_ISREG(os.fstat(self.fd).st_mode)
+            except OSError:
+                self._file = False
+        return self._file
+
+    def write_line(self, line: str) -> None:
+        data = (line + "\n").encode()
+        if self._is_file():
+            with suppress(OSError):
+                os.write(self.fd, data)
+            return
+        with suppress(OSError, ValueError):
+            # Chunks of PIPE_BUF: a pipe that select() calls writable takes that much at once.
+            for start in range(0, len(data), PIPE_BUF):
+                wait = 0 if self.stalled else WRITE_WAIT_SECONDS
+                _, writable, _ = select.select([], [self.fd], [], wait)
+                self.stalled = not writable
+                if self.stalled:
+                    return
+                os.write(self.fd, data[start : start + PIPE_BUF])
+
+
+class OperatorLogHandler(logging.Handler):
+    """Log records as lines on an OperatorStream."""
+
+    def __init__(self, stream: OperatorStream) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write_line(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+_stdout = OperatorStream(1)
+_stderr = OperatorStream(2)
+
+
+def configure_logging() -> None:
+    """Every log line, uvicorn's access log too, on stderr without ever blocking."""
+    handler = OperatorLogHandler(_stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, OperatorLogHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def say(line: str = "") -> None:
+    """One line for the operator on stdout (see OperatorStream)."""
+    _stdout.write_line(line)
 
 
 def launcher_config(settings: Settings) -> launcher.Neo4jLauncherConfig:
@@ -125,6 +218,16 @@ def serving_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+def app_from_environment() -> Any:
+    """The API app from the environment's settings: what each uvicorn worker process builds."""
+    from itsm.app import create_app
+
+    configure_logging()  # a worker process starts with none
+    app = create_app(Settings.from_env())
+    serving_gc()
+    return app
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -132,9 +235,29 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if settings.host not in LOOPBACK and settings.anonymous_read:
         log.warning("anonymous read is on while listening on %s", settings.host)
-    app = create_app(settings)
-    serving_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        print("itsm serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if workers == 1:
+        app = create_app(settings)
+        serving_gc()
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, log_level="info")
+        return 0
+    if settings.broker_url is None:
+        log.warning("no BROKER_URL: each of the %d API processes runs the actors itself", workers)
+    # Worker processes read the settings from the environment, so the options go there too.
+    os.environ["ITSM_HOST"] = settings.host
+    os.environ["ITSM_PORT"] = str(settings.port)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,  # configure_logging() has set it up
+        log_level="info",
+    )
     return 0
 
 
@@ -200,59 +323,141 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         source=args.source,
         batch_size=args.batch_size,
         dry_run=args.dry_run,
+        relationships=Path(args.relationships) if args.relationships else None,
+        delimiter=args.delimiter,
+        encoding=args.encoding,
     )
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Replace the file with `text`, readable and writable by this user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+    os.replace(fresh, path)
+
+
+def development_token(store: Store, settings: Settings) -> tuple[str, str]:
+    """The admin token `itsm run` prints and how it came about.
+
+    The one kept in the data directory is used again while it still opens the API as admin, so
+    that a run does not leave one more live admin token behind; otherwise a new one is issued and
+    kept there instead.
+    """
+    from domain.tokens import actor_for_token, issue_token
+
+    path = settings.data_dir / DEVELOPMENT_TOKEN_FILE
+    try:
+        kept = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        kept = ""
+    if kept:
+        actor = actor_for_token(store, kept)
+        if actor is not None and actor.role is Role.ADMIN:
+            return kept, f"the one kept in {path} (still valid)"
+    issued = issue_token(store, SYSTEM, "admin", DEVELOPMENT_TOKEN_NAME)
+    _write_private(path, issued.secret)
+    why = "the one kept there is revoked or unknown to this database" if kept else "none was kept"
+    return issued.secret, f"new ({why}); kept in {path}, readable only by you"
+
+
+class Stopped(BaseException):
+    """SIGTERM, raised where the command is, so that it unwinds as Ctrl-C does (and, like
+    KeyboardInterrupt, past any `except Exception` on the way)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Stopped
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """A clean-up that a second Ctrl-C or SIGTERM must not cut short."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Everything for a developer: Neo4j, schema, demo data, a token, the API."""
+    """Everything for a developer: Neo4j, schema, demo data, a token, the API.
+
+    Whatever ends it (Ctrl-C, SIGTERM, an error, a closed stdout), the Neo4j it started is
+    stopped; one that already ran before is left running.
+    """
     from domain.demo import load_demo_estate
-    from domain.tokens import issue_token
 
     cfg = launcher_config(settings)
-    started = False
-    if settings.embedded:
-        print(f"Starting Neo4j {cfg.version} (data in {cfg.home}) …", flush=True)
-        was_running = launcher.status(cfg).running
-        status = launcher.start(cfg)
-        started = not was_running
-        print(f"Neo4j ready at {status.uri}", flush=True)
-
-    def stop_neo4j(*_: object) -> None:
-        if started:
-            print("Stopping Neo4j …", flush=True)
-            launcher.stop(cfg)
-            print("Neo4j stopped.", flush=True)
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    owns_neo4j = settings.embedded and not launcher.status(cfg).running
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if settings.embedded:
+            say(f"Starting Neo4j {cfg.version} (data in {cfg.home}) …")
+            status = launcher.start(cfg)
+            say(f"Neo4j ready at {status.uri}")
         store = _store(settings)
-        migrate(store.graph)
-        if load_demo_estate(store):
-            print("Loaded the demo estate (an online shop).")
-        issued = issue_token(store, SYSTEM, "admin", "development admin (itsm run)")
-        store.graph.close()
+        try:
+            migrate(store.graph)
+            if load_demo_estate(store):
+                say("Loaded the demo estate (an online shop).")
+            secret, which = development_token(store, settings)
+        finally:
+            store.graph.close()
         url = f"http://{settings.host}:{settings.port}/graphql"
-        print()
-        print(f"  GraphiQL:  {url}")
-        print(f"  Token:     {issued.secret}")
-        print('  In GraphiQL, add the header {"Authorization": "Bearer <token>"}.')
+        say()
+        say(f"  GraphiQL:  {url}")
+        say(f"  Token:     {secret}")
+        say(f"             {which}")
+        say('  In GraphiQL, add the header {"Authorization": "Bearer <token>"}.')
         if settings.broker_url is None:
-            print(
+            say(
                 "  Workers:   in-process on a stub broker (no BROKER_URL): actors, outbox relay"
                 " and timer sweep run inside the API, development mode"
             )
-        print("  Ctrl-C stops everything.\n", flush=True)
+        say("  Ctrl-C stops everything.")
+        say()
         cmd_serve(settings, args)
+    except Stopped:
+        pass
     finally:
-        stop_neo4j()
+        if owns_neo4j:
+            with _signals_ignored():
+                say("Stopping Neo4j …")
+                launcher.stop(cfg)
+                say("Neo4j stopped.")
     return 0
+
+
+def _serving_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="listen address (default: $ITSM_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default: $ITSM_PORT or 8000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (default 1; more for more cores)",
+    )
+
+
+def _delimiter(value: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
+    value = named.get(value.lower(), value)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"one character (or 'tab'), not {value!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itsm", description="Graph-native ITSM service")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve the API against the configured Neo4j and broker")
-    sub.add_parser("run", help="start Neo4j, migrate, load the demo, serve (development)")
+    serve = sub.add_parser("serve", help="serve the API against the configured Neo4j and broker")
+    _serving_options(serve)
+    run = sub.add_parser("run", help="start Neo4j, migrate, load the demo, serve (development)")
+    _serving_options(run)
     worker = sub.add_parser("worker", help="run the Dramatiq actors against BROKER_URL")
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=4)
@@ -270,8 +475,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply schema migrations")
     seed = sub.add_parser("seed", help="load data")
     seed.add_argument("--demo", action="store_true", help="the demo online shop")
-    importing = sub.add_parser("import", help="send a CSV or JSON file of CIs through the API")
-    importing.add_argument("file")
+    from itsm.importer import DEFAULT_ENCODING, FORMAT_HELP
+
+    importing = sub.add_parser(
+        "import",
+        help="send CSV or JSON files of CIs and relationships through the API",
+        description="Send CIs and relationships through the API's importCis, in batches; "
+        "progress and a summary go to stderr.",
+        epilog=FORMAT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    importing.add_argument("file", help="the CIs: a .csv or .json file (see below)")
+    importing.add_argument(
+        "--relationships", metavar="FILE", help="a CSV of relationships (see below)"
+    )
+    importing.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        help="the CSV delimiter, e.g. ';' or tab (default: taken from the header row)",
+    )
+    importing.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        help=f"the files' text encoding, e.g. latin-1 (default: {DEFAULT_ENCODING}, BOM or not)",
+    )
     importing.add_argument("--source", default="file-import", help="who the data comes from")
     importing.add_argument("--url", help="the API (default: http://ITSM_HOST:ITSM_PORT/graphql)")
     importing.add_argument("--token", help="an API token (default: $ITSM_TOKEN)")
@@ -302,11 +529,13 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
+    if getattr(args, "host", None) is not None:
+        settings = dataclasses.replace(settings, host=args.host)
+    if getattr(args, "port", None) is not None:
+        settings = dataclasses.replace(settings, port=args.port)
     try:
         return COMMANDS[args.command](settings, args)
     except KeyboardInterrupt:

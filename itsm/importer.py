@@ -1,32 +1,80 @@
-"""`itsm import FILE`: send CIs and relationships from a CSV or JSON file through `importCis`.
+"""`itsm import FILE`: send CIs and relationships from CSV or JSON files through `importCis`.
 
-CSV: one CI per row. The columns ciClass, name, lifecycle, criticality, owner, description and key
-are the item's fields; every other column is an attribute. Empty cells are left out. Values stay
-strings (no guessing of numbers, so "007" and "1.10" survive). Relationships cannot be expressed in
-CSV.
-
-JSON: {"items": [...], "relationships": [...]} in the shape of the `importCis` input.
+The file formats are described in FORMAT_HELP (shown by `itsm import --help`).
 
 Items go in batches; each batch also carries the relationships whose ends are all known by then:
 an end among this batch's items is sent by key, one among earlier batches by the CI id the API
 returned for it, and an end given as `sourceId`/`targetId` as is. Exit codes: 0 when nothing was
-rejected, 1 when something was, 2 when the file could not be read or the API could not be used.
+rejected, 1 when something was, 2 when a file could not be read or the API could not be used.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tqdm import tqdm
+
+FORMAT_HELP = """\
+files:
+  CSV of CIs (FILE ending in .csv): a header row, then one CI per row.
+    ciClass, name     required: the CI's class (Server, Database, ...) and name
+    key               optional: a name for the row that relationships refer to
+    lifecycle, criticality, owner, description
+                      optional fields of the CI
+    any other column  an attribute of the CI's class (fqdn, serialNumber, os, ...)
+    Empty cells are left out; values stay text ("007" stays "007").
+      ciClass,name,key,fqdn,serialNumber
+      Server,esx-01,s1,esx-01.dc1.example,SN-0001
+      VirtualMachine,web-01,v1,web-01.dc1.example,
+
+  CSV of relationships (--relationships FILE): a header row, then one per row.
+    type              required: DEPENDS_ON, RUNS_ON, HOSTED_ON, ...
+    source, target    the key of a CI in the CI file (the relationship goes source -> target)
+    sourceId, targetId
+                      or the id of a CI already in the CMDB, instead of a key
+    any other column  an attribute of the relationship (redundancyGroup, minUp, weight, ...);
+                      minUp and weight are read as numbers
+      type,source,target,redundancyGroup,minUp
+      HOSTED_ON,v1,s1,,
+
+  Both CSV files: the delimiter is taken from the header row (comma, semicolon, tab or |)
+  unless --delimiter is given; the encoding is UTF-8 (a byte-order mark is fine) unless
+  --encoding is given (latin-1, cp1252, utf-16, ...).
+
+  JSON (FILE ending in .json), the importCis input:
+    {"items": [{"key": "s1", "ciClass": "Server", "name": "esx-01",
+                "attributes": {"serialNumber": "SN-0001"}}, ...],
+     "relationships": [{"sourceKey": "v1", "type": "HOSTED_ON", "targetKey": "s1",
+                        "attributes": {"redundancyGroup": "g", "minUp": 1}}, ...]}
+    sourceId/targetId instead of sourceKey/targetKey name CIs already in the CMDB.
+
+exit codes: 0 nothing rejected, 1 something rejected, 2 a file or the API could not be used
+"""
+
 CORE_COLUMNS = ("key", "ciClass", "name", "lifecycle", "criticality", "owner", "description")
+RELATIONSHIP_END_COLUMNS = {
+    "source": "sourceKey",
+    "target": "targetKey",
+    "sourceId": "sourceId",
+    "targetId": "targetId",
+}
+# The relationship attributes the CMDB takes as numbers; a cell that is not one stays text and
+# the API says what is wrong with it.
+NUMERIC_RELATIONSHIP_COLUMNS = {"minUp": int, "weight": float}
+SNIFFED_DELIMITERS = (",", ";", "\t", "|")
+DEFAULT_ENCODING = "utf-8-sig"
 MAX_SHOWN_REJECTIONS = 20
-BAR_WIDTH = 30
 TIMEOUT_SECONDS = 600.0
+# The HTTP client logs every request at INFO, which would tear through the progress bar.
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 IMPORT_MUTATION = """mutation($input: ImportCIsInput!) {
   importCis(input: $input) {
@@ -48,34 +96,91 @@ class ApiError(RuntimeError):
 # -- reading -----------------------------------------------------------------------------------
 
 
-def read_items(path: Path | str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The items and relationships in a .csv or .json file, in the `importCis` input shape."""
+def read_items(
+    path: Path | str,
+    *,
+    relationships: Path | str | None = None,
+    delimiter: str | None = None,
+    encoding: str = DEFAULT_ENCODING,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The items and relationships in the files, in the `importCis` input shape.
+
+    `path` is a .csv or .json file; `relationships` an optional CSV of relationships, added to
+    those of a JSON file.
+    """
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        items, rels = _read_csv_items(path, delimiter, encoding), []
+    elif suffix == ".json":
+        items, rels = _guarded(path, encoding, lambda: _read_json(path, encoding))
+    else:
+        raise InputError(f"{path}: the file name must end in .csv or .json")
+    if relationships is not None:
+        rels = rels + _read_csv_relationships(Path(relationships), delimiter, encoding)
+    return items, rels
+
+
+def _guarded(path: Path, encoding: str, read: Any) -> Any:
+    """What `read()` returns, with its I/O and decoding failures said as an InputError."""
     try:
-        if path.suffix.lower() == ".csv":
-            return _read_csv(path), []
-        if path.suffix.lower() == ".json":
-            return _read_json(path)
+        return read()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text: {exc}") from exc
-    raise InputError(f"{path}: the file name must end in .csv or .json")
+    except UnicodeError as exc:
+        detail = f"{exc.reason} at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else exc
+        raise InputError(
+            f"{path} is not {encoding} text ({detail}); "
+            "give its encoding with --encoding, e.g. --encoding latin-1"
+        ) from exc
+    except LookupError as exc:
+        raise InputError(f"unknown encoding {encoding!r}") from exc
 
 
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+def _sniff_delimiter(header: str) -> str:
+    """The delimiter of a header row: the candidate it holds most of (column names do not
+    contain one), a comma when it holds none."""
+    counts = {d: header.count(d) for d in SNIFFED_DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_rows(
+    path: Path, delimiter: str | None, encoding: str, required: Sequence[Sequence[str]]
+) -> Iterator[tuple[int, list[str], list[str]]]:
+    """(line, columns, cells) of each non-blank row of a CSV file.
+
+    `required` lists groups of columns of which the header needs at least one each.
+    """
+    text = _guarded(path, encoding, lambda: path.read_text(encoding=encoding))
+    if delimiter is None:
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        delimiter = _sniff_delimiter(first)
+    elif len(delimiter) != 1:
+        raise InputError(f"the delimiter must be one character, not {delimiter!r}")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
         header = next(reader, None)
-        if header is None:
-            return []
-        columns = [c.strip() for c in header]
-        if "ciClass" not in columns or "name" not in columns:
-            raise InputError(f"{path}: the header needs at least the columns ciClass and name")
-        duplicates = sorted({c for c in columns if c and columns.count(c) > 1})
-        if duplicates:
-            raise InputError(f"{path}: repeated columns: {', '.join(duplicates)}")
-        items = []
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num}: {exc}") from exc
+    if header is None:
+        return
+    columns = [c.strip() for c in header]
+    missing = [group for group in required if not any(c in columns for c in group)]
+    if missing:
+        needed = ", ".join(" or ".join(group) for group in missing)
+        hint = ""
+        others = [d for d in SNIFFED_DELIMITERS if d != delimiter and d in header[0]]
+        if len(columns) == 1 and others:
+            hint = f" (its columns look separated by {others[0]!r}: try --delimiter {others[0]!r})"
+        raise InputError(
+            f"{path}: the header needs the column(s) {needed}; "
+            f"read with delimiter {delimiter!r} it has {columns}{hint}"
+        )
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:
+        raise InputError(f"{path}: repeated columns: {', '.join(repeated)}")
+    try:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue  # blank line
@@ -83,28 +188,73 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
                 raise InputError(
                     f"{path}, line {reader.line_num}: {len(row)} cells for {len(columns)} columns"
                 )
-            item: dict[str, Any] = {}
-            attributes: dict[str, Any] = {}
-            for column, cell in zip(columns, row, strict=False):
-                value = cell.strip()
-                if not column or not value:
-                    continue
-                if column in CORE_COLUMNS:
-                    item[column] = value
-                else:
-                    attributes[column] = value
-            item.setdefault("ciClass", "")
-            item.setdefault("name", "")
-            if attributes:
-                item["attributes"] = attributes
-            item["_line"] = reader.line_num
-            items.append(item)
-        return items
+            yield reader.line_num, columns, row
+    except csv.Error as exc:
+        raise InputError(f"{path}, line {reader.line_num}: {exc}") from exc
 
 
-def _read_json(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _cells(columns: list[str], row: list[str]) -> Iterator[tuple[str, str]]:
+    """(column, value) of the row's non-empty cells."""
+    for column, cell in zip(columns, row, strict=False):
+        value = cell.strip()
+        if column and value:
+            yield column, value
+
+
+def _read_csv_items(path: Path, delimiter: str | None, encoding: str) -> list[dict[str, Any]]:
+    items = []
+    for line, columns, row in _csv_rows(path, delimiter, encoding, [["ciClass"], ["name"]]):
+        item: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        for column, value in _cells(columns, row):
+            if column in CORE_COLUMNS:
+                item[column] = value
+            else:
+                attributes[column] = value
+        item.setdefault("ciClass", "")
+        item.setdefault("name", "")
+        if attributes:
+            item["attributes"] = attributes
+        item["_line"] = line
+        items.append(item)
+    return items
+
+
+def _number(column: str, value: str) -> Any:
+    convert = NUMERIC_RELATIONSHIP_COLUMNS.get(column)
+    if convert is None:
+        return value
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        return convert(value)
+    except ValueError:
+        return value
+
+
+def _read_csv_relationships(
+    path: Path, delimiter: str | None, encoding: str
+) -> list[dict[str, Any]]:
+    required = [["type"], ["source", "sourceId"], ["target", "targetId"]]
+    relationships = []
+    for line, columns, row in _csv_rows(path, delimiter, encoding, required):
+        rel: dict[str, Any] = {"type": ""}
+        attributes: dict[str, Any] = {}
+        for column, value in _cells(columns, row):
+            if column == "type":
+                rel["type"] = value
+            elif column in RELATIONSHIP_END_COLUMNS:
+                rel[RELATIONSHIP_END_COLUMNS[column]] = value
+            else:
+                attributes[column] = _number(column, value)
+        if attributes:
+            rel["attributes"] = attributes
+        rel["_where"] = f"{path.name} line {line}"
+        relationships.append(rel)
+    return relationships
+
+
+def _read_json(path: Path, encoding: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    try:
+        data = json.loads(path.read_text(encoding=encoding))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -192,6 +342,8 @@ class _Totals:
     )
     unchecked: int = 0
     rejections: list[_Rejection] = field(default_factory=list)
+    sent_batches: int = 0
+    sent_items: int = 0
 
     @property
     def rejected(self) -> int:
@@ -206,9 +358,10 @@ def _item_label(item: dict[str, Any], index: int) -> str:
 
 
 def _rel_label(rel: dict[str, Any], index: int) -> str:
+    where = rel.get("_where") or f"relationships[{index}]"
     source = rel.get("sourceKey") or rel.get("sourceId") or "?"
     target = rel.get("targetKey") or rel.get("targetId") or "?"
-    return f"relationships[{index}] ({source} -{rel.get('type') or '?'}-> {target})"
+    return f"{where} ({source} -{rel.get('type') or '?'}-> {target})"
 
 
 def _field(error: dict[str, Any], prefix: str) -> str:
@@ -264,28 +417,39 @@ def run_import(
     batch_size: int = 1000,
     dry_run: bool = False,
     out: TextIO = sys.stderr,
+    relationships: Path | None = None,
+    delimiter: str | None = None,
+    encoding: str = DEFAULT_ENCODING,
 ) -> int:
-    """Import the file; progress and a summary go to `out`. Returns the exit code."""
+    """Import the files; progress and a summary go to `out`. Returns the exit code."""
     if batch_size < 1:
         print("error: the batch size must be at least 1", file=out)
         return 2
     try:
-        items, relationships = read_items(path)
+        items, rels = read_items(
+            path, relationships=relationships, delimiter=delimiter, encoding=encoding
+        )
     except InputError as exc:
         print(f"error: {exc}", file=out)
         return 2
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         api = _Api(url, token)
     except ApiError as exc:
         print(f"error: {exc}", file=out)
         return 2
     try:
-        totals, failure = _send(api, items, relationships, source, batch_size, dry_run, out)
+        totals, failure = _send(api, items, rels, source, batch_size, dry_run, out)
     finally:
         api.close()
-    _summary(totals, dry_run, out)
     if failure is not None:
         print(f"error: {failure}", file=out)
+        if totals.sent_batches == 0:
+            return 2  # nothing reached the graph: a summary of zeros would only mislead
+        print(f"stopped after {totals.sent_items} of {len(items)} items;", file=out)
+    _summary(totals, dry_run, out)
+    if failure is not None:
         return 2
     return 1 if totals.rejected else 0
 
@@ -321,7 +485,11 @@ def _send(
         for index in carried[n]:
             rel = relationships[index]
             problem: tuple[str, str] | None = None
-            wire = {k: v for k, v in rel.items() if k not in ("sourceKey", "targetKey")}
+            wire = {
+                k: v
+                for k, v in rel.items()
+                if k not in ("sourceKey", "targetKey") and not k.startswith("_")
+            }
             for end_name in ("source", "target"):
                 key = rel.get(f"{end_name}Key")
                 if key is None or key in here:
@@ -393,42 +561,48 @@ def _send(
                 )
         done = end
         sent_rels += len(payload_rels)
+        totals.sent_batches += 1
+        totals.sent_items = done
         progress.draw(done, sent_rels)
     progress.finish()
     return totals, None
 
 
 class _Progress:
-    """`[#####     ] 5000/10000 items`: redrawn in place on a terminal, a line per batch if not."""
+    """A tqdm bar redrawn in place on a terminal; a plain line per batch otherwise (a log file
+    gets lines, not carriage returns)."""
 
     def __init__(self, out: TextIO, total: int, relationships: int) -> None:
         self.out = out
         self.total = total
         self.relationships = relationships
         isatty = getattr(out, "isatty", None)
-        self.tty = bool(isatty()) if callable(isatty) else False
-        self.drawn = False
+        self.bar: tqdm[Any] | None = None
+        if callable(isatty) and isatty():
+            self.bar = tqdm(
+                total=total,
+                file=out,
+                unit=" items",
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} items{postfix} [{elapsed}]",
+                dynamic_ncols=True,
+            )
 
     def draw(self, done: int, rels: int) -> None:
-        if not self.tty and done == 0 and self.total > 0:
+        sent = f"{rels}/{self.relationships} relationships sent" if self.relationships else ""
+        if self.bar is not None:
+            self.bar.n = done
+            self.bar.set_postfix_str(sent, refresh=False)
+            self.bar.refresh()
             return
-        share = done / self.total if self.total else 1.0
-        filled = round(BAR_WIDTH * share)
-        line = f"[{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {done}/{self.total} items"
-        if self.relationships:
-            line += f", {rels}/{self.relationships} relationships sent"
-        if self.tty:
-            self.out.write("\r" + line)
-        else:
-            self.out.write(line + "\n")
+        if done == 0 and self.total > 0:
+            return
+        self.out.write(f"{done}/{self.total} items" + (f", {sent}" if sent else "") + "\n")
         self.out.flush()
-        self.drawn = True
 
     def finish(self) -> None:
-        if self.tty and self.drawn:
-            self.out.write("\n")
-            self.out.flush()
-            self.drawn = False
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _summary(totals: _Totals, dry_run: bool, out: TextIO) -> None:
@@ -450,7 +624,11 @@ def _summary(totals: _Totals, dry_run: bool, out: TextIO) -> None:
     if totals.rejections:
         shown = totals.rejections[:MAX_SHOWN_REJECTIONS]
         more = len(totals.rejections) - len(shown)
-        print(f"rejected ({len(totals.rejections)}):", file=out)
+        print(
+            f"rejected: {totals.items['REJECTED']} item(s), "
+            f"{totals.relationships['REJECTED']} relationship(s):",
+            file=out,
+        )
         for r in shown:
             print(f"  {r.where}: {r.reason}: {r.message}", file=out)
         if more:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare
+from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare, describe
 
 
 class Lifecycle(enum.StrEnum):
@@ -18,11 +18,35 @@ class Lifecycle(enum.StrEnum):
     RETIRED = "retired"
 
 
+describe(
+    Lifecycle,
+    "Where a CI stands in its life.",
+    {
+        Lifecycle.PLANNED: "Ordered or being built; not in use.",
+        Lifecycle.LIVE: "In service.",
+        Lifecycle.MAINTENANCE: "In service but under maintenance; may be degraded.",
+        Lifecycle.RETIRED: "Out of service: kept with its history, gains no relationships.",
+    },
+)
+
+
 class Criticality(enum.StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+describe(
+    Criticality,
+    "How much the business suffers when a CI fails.",
+    {
+        Criticality.LOW: "Little effect; can wait.",
+        Criticality.MEDIUM: "Noticeable; the default.",
+        Criticality.HIGH: "Serious harm to the business.",
+        Criticality.CRITICAL: "Stops the business.",
+    },
+)
 
 
 CI = RecordType(

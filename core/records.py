@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import ValidationFailed
 from core.links import LINK_TYPES
@@ -277,3 +277,41 @@ def check_properties(
 
 def labels_of(record_types: Iterable[RecordType]) -> list[str]:
     return [r.label for r in record_types]
+
+
+# -- what the values of a closed set mean ------------------------------------------------------
+#
+# A declaration's enums stay plain `StrEnum`s for the domain; what each value means to a person
+# is registered beside them, so that the API can describe every value without a second,
+# hand-written copy of the set.
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+@dataclass(frozen=True)
+class ValueDescriptions:
+    description: str  # what the set as a whole is
+    members: Mapping[str, str]  # stored value -> what it means
+
+
+_VALUE_DESCRIPTIONS: dict[type[enum.StrEnum], ValueDescriptions] = {}
+
+
+def describe(values: type[E], description: str, members: Mapping[E, str]) -> type[E]:
+    """Say what a closed set and each of its values mean; every value must be described."""
+    missing = [m.value for m in values if m not in members]
+    if missing:
+        raise ValueError(f"{values.__name__}: no description for {', '.join(missing)}")
+    _VALUE_DESCRIPTIONS[values] = ValueDescriptions(
+        description, {m.value: text for m, text in members.items()}
+    )
+    return values
+
+
+def descriptions_of(values: type[enum.StrEnum]) -> ValueDescriptions:
+    try:
+        return _VALUE_DESCRIPTIONS[values]
+    except KeyError:
+        raise ValueError(
+            f"{values.__name__} is not described: call core.records.describe for it"
+        ) from None

@@ -109,7 +109,6 @@ def page(
     else:
         source = f"MATCH (n:{label}) "
         first_where = "WHERE "
-    count_where = [*where, *query.count_conditions]
     key = f"n.{query.order}"
     if query.order in time_properties(record):
         mark = "datetime({epochSeconds: $mark / 1000000000, nanosecond: $mark % 1000000000})"
@@ -118,6 +117,8 @@ def page(
         mark, position = "$mark", key
     if not query.text:
         where.append(f"{key} IS NOT NULL")
+    # The total counts what paging can reach: records without the sort key are not listed.
+    count_where = [*where, *query.count_conditions]
 
     def beyond(cursor: tuple[Any, str], name: str, greater: bool) -> str:
         """Records past the cursor in the order: a range an index can seek, ties by id."""

@@ -53,11 +53,9 @@ from schema.paging import (
     After,
     Before,
     Connection,
-    Edge,
     First,
     Last,
-    encode_cursor,
-    page_info,
+    connection_of_rows,
     page_request,
 )
 
@@ -272,26 +270,18 @@ class CMDBQuery:
             text=f.search,
             order_field=stored(order.field),
             descending=order.direction is SortDirection.DESC,
-            after=(request.after[0], request.after[1]) if request.after else None,
-            before=(request.before[0], request.before[1]) if request.before else None,
+            after=request.after_key,
+            before=request.before_key,
             backward=request.backward,
             limit=request.size + 1,
         )
         rows, total = await ctx.run(cmdb_reads.search_cis, ctx.store, query)
-        more = len(rows) > request.size
-        # One row beyond the page says whether there is more; it lies at the far end.
-        page = (
-            rows[max(0, len(rows) - request.size) :] if request.backward else rows[: request.size]
-        )
-        for row, _ in page:
+
+        def node(row: dict[str, Any]) -> ConfigurationItem:
             ctx.loaders.ci.prime(row["id"], row)
-        edges = [
-            Edge(cursor=encode_cursor(position, row["id"]), node=ConfigurationItem.from_props(row))
-            for row, position in page
-        ]
-        return Connection(
-            edges=edges, page_info=page_info(request, edges, more=more), total_count=total
-        )
+            return ConfigurationItem.from_props(row)
+
+        return connection_of_rows(request, rows, total, node)
 
     @strawberry.field(
         description="What is affected when this CI fails (DOWNSTREAM), or what it needs "

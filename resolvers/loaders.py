@@ -7,7 +7,8 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from domain import cmdb_reads
+from core.records import RecordType
+from domain import cmdb_reads, records
 from schema.cmdb import HISTORY_LIMIT
 from schema.context import Context
 
@@ -21,6 +22,20 @@ class Loaders:
             load_fn=self._load_relationships
         )
         self.history = DataLoader[str, list[dict[str, Any]]](load_fn=self._load_history)
+        self._records: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
+
+    def record(self, record: RecordType) -> DataLoader[str, dict[str, Any] | None]:
+        """The loader of one declared record type, made when a request first needs it."""
+        loader = self._records.get(record.label)
+        if loader is None:
+
+            async def load(ids: Sequence[str]) -> list[dict[str, Any] | None]:
+                ctx = self._context
+                found = await ctx.run(records.by_ids, ctx.store, ctx.actor, record, ids)
+                return [found.get(i) for i in ids]
+
+            loader = self._records[record.label] = DataLoader(load_fn=load)
+        return loader
 
     async def _load_cis(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
         found = await self._context.run(cmdb_reads.cis_by_ids, self._context.store, ids)

@@ -12,6 +12,7 @@ from core.ids import parse_global_id
 from schema.cmdb import ConfigurationItem
 from schema.common import AuditEntry, Node
 from schema.context import Info
+from schema.records import NODE_TYPES
 
 MAX_NODES = 100
 
@@ -27,7 +28,12 @@ async def _node(info: Info, global_id: str) -> Node | None:
     if label == "AuditEntry":
         props = await loaders.audit_entry.load(stored)
         return AuditEntry.from_props(props) if props else None
-    return None  # a type this API does not serve records of (yet)
+    served = NODE_TYPES.get(label)
+    # A type registered by a module this schema does not include has no records here.
+    if served is None or info.schema.get_type_by_name(served.graphql_name) is None:
+        return None  # a type this API does not serve records of (yet)
+    props = await loaders.record(served.record).load(stored)
+    return served.from_props(props) if props else None
 
 
 @strawberry.type

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -106,6 +106,15 @@ class PageRequest:
     after: list[Any] | None
     before: list[Any] | None
 
+    @property
+    def after_key(self) -> tuple[Any, str] | None:
+        """`after` as (position in the order, id), the bound a record page seeks to."""
+        return (self.after[0], self.after[1]) if self.after else None
+
+    @property
+    def before_key(self) -> tuple[Any, str] | None:
+        return (self.before[0], self.before[1]) if self.before else None
+
 
 def page_request(
     *,
@@ -167,3 +176,22 @@ def page_of_sorted(
         window = range(start, min(end, start + request.size))
     edges = [Edge(cursor=encode_cursor(*keys[i]), node=items[i]) for i in window]
     return edges, _info(edges, previous=window.start > 0, following=window.stop < len(keys))
+
+
+def connection_of_rows(
+    request: PageRequest,
+    rows: Sequence[tuple[dict[str, Any], Any]],
+    total: int,
+    node: Callable[[dict[str, Any]], T],
+) -> Connection[T]:
+    """A connection from records read with one row beyond the page (`limit=request.size + 1`),
+    each with its position in the order; the extra row, at the far end of the page, says only
+    that there is more."""
+    more = len(rows) > request.size
+    chosen = rows[max(0, len(rows) - request.size) :] if request.backward else rows[: request.size]
+    edges = [
+        Edge(cursor=encode_cursor(position, row["id"]), node=node(row)) for row, position in chosen
+    ]
+    return Connection(
+        edges=edges, page_info=page_info(request, edges, more=more), total_count=total
+    )

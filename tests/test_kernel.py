@@ -2,87 +2,25 @@
 input; generic pages walk both ways through ties; links are checked against the one registry;
 state machines refuse what they do not allow and keep the time of every step.
 
-A record type of the tests' own is declared here, as a process would declare its records.
+A record type of the tests' own (`tests/kernel_ticket.py`) is declared as a process would declare
+its records.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from core import links
 from core.access import SYSTEM, Actor, Role
 from core.errors import Forbidden, ValidationFailed, VersionConflict
-from core.records import Kind, Prop, RecordType, check_properties, declare
-from core.states import (
-    GuardFailure,
-    GuardRefused,
-    InvalidTransition,
-    StateMachine,
-    Transition,
-    register_guard,
-)
+from core.records import check_properties
+from core.states import GuardRefused, InvalidTransition
 from graphdb import records
 from graphdb.migrations import migrate
 from graphdb.write_path import Store, UnitOfWork
-
-
-class Urgency(enum.StrEnum):
-    LOW = "low"
-    HIGH = "high"
-
-
-def _needs_resolution(record: Mapping[str, Any], changes: Mapping[str, Any]) -> GuardFailure | None:
-    if not (changes.get("resolution") or "").strip():
-        return GuardFailure("resolution", "required", "resolving needs a resolution")
-    return None
-
-
-register_guard("kernel_ticket_resolution", _needs_resolution)
-
-WORKERS = frozenset({Role.AGENT, Role.MANAGER, Role.ADMIN})
-TICKET = RecordType(
-    "KernelTicket",
-    "KT",
-    "Tests",
-    "A record type declared by the kernel's tests.",
-    properties=(
-        Prop("title", Kind.STRING, "What it is about.", required=True, fulltext=True),
-        Prop("body", Kind.TEXT, "Details.", fulltext=True, max_length=500),
-        Prop(
-            "urgency", Kind.STRING, "How soon.", values=Urgency, default=Urgency.LOW, indexed=True
-        ),
-        Prop("rank", Kind.INT, "Order of importance.", sortable=True),
-        Prop("resolution", Kind.TEXT, "How it was solved."),
-        Prop("state", Kind.STRING, "Where it is.", values=None),
-    ),
-    states=StateMachine(
-        initial="new",
-        states=("new", "open", "on_hold", "resolved", "closed"),
-        transitions=(
-            Transition("start", frozenset({"new"}), "open", WORKERS),
-            Transition("hold", frozenset({"open"}), "on_hold", WORKERS),
-            Transition("resume", frozenset({"on_hold"}), "open", WORKERS),
-            Transition(
-                "resolve",
-                frozenset({"open", "on_hold"}),
-                "resolved",
-                WORKERS,
-                guards=("kernel_ticket_resolution",),
-            ),
-            Transition("close", frozenset({"resolved"}), "closed", frozenset({Role.MANAGER})),
-        ),
-        final=frozenset({"closed"}),
-    ),
-)
-declare(TICKET)
-links.register(
-    links.LinkType("CONCERNS", frozenset({"KernelTicket"}), frozenset({"CI"}), "test link")
-)
+from tests.kernel_ticket import TICKET
 
 AGENT = Actor("agent-1", "agent one", Role.AGENT)
 MANAGER = Actor("manager-1", "manager one", Role.MANAGER)

@@ -1,0 +1,167 @@
+"""Fields any declared record type gets from its declaration: its paged, filtered, sorted list,
+and a mutation that moves a record along its state machine. A process's resolver module makes
+them with one call each; the rules stay in `domain.records` and the process's domain package.
+"""
+
+# Without postponed annotations: the resolvers are annotated with types made at run time
+# (`schema.records`), which Strawberry must see as objects.
+
+from collections.abc import Callable
+from typing import Annotated, Any, cast
+
+import strawberry
+from strawberry.types.field import StrawberryField
+
+from core.errors import ValidationFailed
+from core.ids import record_id
+from core.records import RecordType
+from core.states import GuardRefused, InvalidTransition
+from domain import records
+from resolvers.payloads import refusals_in_payload
+from schema.context import Info
+from schema.paging import After, Before, Connection, First, Last, connection_of_rows, page_request
+from schema.records import (
+    SortDirection,
+    filter_input,
+    input_values,
+    order_input,
+    register_node,
+    stored,
+    transition_input,
+    transition_payload,
+)
+
+DEFAULT_PAGE = 50
+
+FromProps = Callable[[dict[str, Any]], Any]
+
+
+def connection_field(
+    record: RecordType,
+    node_type: type[Any],
+    from_props: FromProps | None = None,
+    *,
+    description: str,
+    default_order: str = "createdAt",
+    default_page: int = DEFAULT_PAGE,
+) -> StrawberryField:
+    """A root field listing `record`s: `filter`, `orderBy`, `first/after/last/before`, answering
+    `Connection[node_type]`. The node type is registered for `node(id:)` as well."""
+    served = register_node(record, node_type, from_props)
+    filter_type = filter_input(record)
+    order_type = order_input(record, default_order)
+
+    async def resolve(
+        info: Info,
+        filter: Any = None,
+        order_by: Any = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Any:
+        ctx = info.context
+        request = page_request(
+            first=first, after=after, last=last, before=before, default=default_page, key_size=2
+        )
+        order = order_by or order_type()
+        search = records.RecordSearch(
+            filters=input_values(record, filter),
+            text=getattr(filter, "search", None),
+            order=stored(order.field),
+            descending=order.direction is SortDirection.DESC,
+            after=request.after_key,
+            before=request.before_key,
+            backward=request.backward,
+            limit=request.size + 1,
+        )
+        rows, total = await ctx.run(records.page, ctx.store, ctx.actor, record, search)
+        loader = ctx.loaders.record(record)
+
+        def node(row: dict[str, Any]) -> Any:
+            loader.prime(row["id"], row)
+            return served.from_props(row)
+
+        return connection_of_rows(request, rows, total, node)
+
+    resolve.__annotations__ = {
+        "info": Info,
+        "filter": Annotated[
+            filter_type | None,
+            strawberry.argument(
+                description="Conditions the records must meet; all records when not given."
+            ),
+        ],
+        "order_by": Annotated[
+            order_type | None,
+            strawberry.argument(
+                description=f"The sort order; by {default_order}, ascending, when not given."
+            ),
+        ],
+        "first": First,
+        "after": After,
+        "last": Last,
+        "before": Before,
+        "return": Connection[node_type],  # type: ignore[valid-type]
+    }
+    field: StrawberryField = strawberry.field(resolver=resolve, description=description)
+    return field
+
+
+def _refusal(field: str, refused: InvalidTransition | GuardRefused) -> ValidationFailed:
+    details = {k: v for k, v in refused.details.items() if k != "reason"}
+    return ValidationFailed(field, refused.reason, refused.message, **details)
+
+
+def transition_field(
+    record: RecordType,
+    node_type: type[Any],
+    from_props: FromProps | None = None,
+    *,
+    description: str | None = None,
+) -> StrawberryField:
+    """A mutation `transition<Label>(input: {id, version, state, changes})`: the record after the
+    step, or `userErrors`; an invalid step names the current state and the allowed ones."""
+    served = register_node(record, node_type, from_props)
+    payload = transition_payload(record, node_type)
+    input_type = transition_input(record)
+
+    async def resolve(info: Info, input: Any) -> Any:
+        ctx = info.context
+        stored_id = record_id(str(input.id), record.label, field="id")
+        try:
+            after = await ctx.run(
+                lambda: records.transition(
+                    ctx.store,
+                    ctx.actor,
+                    record,
+                    stored_id,
+                    stored(input.state),
+                    version=input.version,
+                    changes=input_values(record, input.changes),
+                )
+            )
+        # The state machine's refusals are the input's fault: userErrors at the field to blame.
+        except InvalidTransition as refused:
+            raise _refusal("state", refused) from refused
+        except GuardRefused as refused:
+            raise _refusal(f"changes.{refused.field}", refused) from refused
+        return payload(record=served.from_props(after))  # type: ignore[call-arg]
+
+    resolve.__annotations__ = {
+        "info": Info,
+        "input": Annotated[input_type, strawberry.argument(description="What to do.")],
+        "return": payload,
+    }
+    # Typed by the resolver's return, which the payload type made at run time hides from mypy.
+    field = cast(
+        StrawberryField,
+        strawberry.field(
+            resolver=refusals_in_payload(payload)(resolve),
+            name=f"transition{record.label}",
+            description=description
+            or f"Move a {record.label} to another state through its state machine, with the "
+            "changes that come with the step; nothing is written when it is refused.",
+        ),
+    )
+    return field

@@ -38,7 +38,6 @@ from schema.cmdb import (
     RelationshipTypeInfo,
     RetireCIInput,
     RetireCIPayload,
-    SortDirection,
     SparedCI,
     Subgraph,
     UnrelateCIsInput,
@@ -46,7 +45,6 @@ from schema.cmdb import (
     UpdateCIPayload,
     ci_global_id,
     path_step,
-    stored,
 )
 from schema.context import Info
 from schema.paging import (
@@ -58,6 +56,7 @@ from schema.paging import (
     connection_of_rows,
     page_request,
 )
+from schema.records import SortDirection, stored
 
 DEFAULT_CIS_PAGE = 50
 

@@ -5,46 +5,31 @@ from __future__ import annotations
 import dataclasses
 import enum
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from core import record_types
 from core.ids import to_global_id
 from domain.cmdb import history_entry, properties_to_attributes
 from schema.common import AuditEntry, MutationPayload, Node, to_datetime
 from schema.context import Info
 from schema.paging import After, Before, Connection, First, Last, page_of_sorted, page_request
+from schema.records import SortDirection, values_enum
 
 # -- enums -----------------------------------------------------------------------------------
 # Closed sets are enums. CI classes and relationship types stay strings, because configuration
 # (ITSM_CMDB_CONFIG) extends them; the `registry` query lists them.
 
 
-def stored(member: enum.Enum) -> str:
-    """The value the graph stores for a member of one of these enums (`enum_value` hides its
-    type from mypy)."""
-    return str(member.value)
-
-
-@strawberry.enum(description="Where a CI stands in its life.")
-class Lifecycle(enum.Enum):
-    PLANNED = strawberry.enum_value("planned", description="Ordered or being built; not in use.")
-    LIVE = strawberry.enum_value("live", description="In service.")
-    MAINTENANCE = strawberry.enum_value(
-        "maintenance", description="In service but under maintenance; may be degraded."
-    )
-    RETIRED = strawberry.enum_value(
-        "retired", description="Out of service: kept with its history, gains no relationships."
-    )
-
-
-@strawberry.enum(description="How much the business suffers when a CI fails.")
-class Criticality(enum.Enum):
-    LOW = strawberry.enum_value("low", description="Little effect; can wait.")
-    MEDIUM = strawberry.enum_value("medium", description="Noticeable; the default.")
-    HIGH = strawberry.enum_value("high", description="Serious harm to the business.")
-    CRITICAL = strawberry.enum_value("critical", description="Stops the business.")
+# Lifecycle and criticality are the CI declaration's own sets (`core.record_types`), described
+# there; mypy sees them as those StrEnums, whose member names and values the GraphQL enums keep.
+if TYPE_CHECKING:
+    from core.record_types import Criticality, Lifecycle
+else:
+    Lifecycle = values_enum(record_types.Lifecycle)
+    Criticality = values_enum(record_types.Criticality)
 
 
 @strawberry.enum(description="Which way along a relationship to look from a CI.")
@@ -78,12 +63,6 @@ class CIOrderField(enum.Enum):
     NUMBER = strawberry.enum_value("number", description="The CI's number (CI0000001…).")
     CREATED_AT = strawberry.enum_value("createdAt", description="When the CI was registered.")
     UPDATED_AT = strawberry.enum_value("updatedAt", description="When the CI last changed.")
-
-
-@strawberry.enum(description="Which way a sort runs.")
-class SortDirection(enum.Enum):
-    ASC = strawberry.enum_value("asc", description="Smallest first (A to Z, oldest first).")
-    DESC = strawberry.enum_value("desc", description="Largest first (Z to A, newest first).")
 
 
 @strawberry.enum(description="What an import did with one item or relationship.")

@@ -116,13 +116,15 @@ def transition(
     *,
     version: int | None,
     changes: Mapping[str, Any],
+    permission: Permission = Permission.WORK_RECORDS,
 ) -> dict[str, Any]:
     """Move a record to `target` with the changes that come with the step, in one transaction.
 
     The changes are checked against the declaration (named `changes.<property>`); the state
-    machine checks the step, the role and the guards against the record as locked.
+    machine checks the step, the role and the guards against the record as locked; `permission`
+    is what the process asks of anyone who works its records at all.
     """
-    actor.require(Permission.WORK_RECORDS)
+    actor.require(permission)
     checked = check_properties(record, changes, creating=False, prefix="changes.")
     return store.write(
         actor,

@@ -6,12 +6,14 @@ them with one call each; the rules stay in `domain.records` and the process's do
 # Without postponed annotations: the resolvers are annotated with types made at run time
 # (`schema.records`), which Strawberry must see as objects.
 
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from core.access import Permission
 from core.errors import ValidationFailed
 from core.ids import record_id
 from core.records import RecordType
@@ -86,12 +88,6 @@ def connection_field(
 
     resolve.__annotations__ = {
         "info": Info,
-        "filter": Annotated[
-            filter_type | None,
-            strawberry.argument(
-                description="Conditions the records must meet; all records when not given."
-            ),
-        ],
         "order_by": Annotated[
             order_type | None,
             strawberry.argument(
@@ -104,7 +100,67 @@ def connection_field(
         "before": Before,
         "return": Connection[node_type],  # type: ignore[valid-type]
     }
+    if filter_type is not None:
+        resolve.__annotations__["filter"] = Annotated[
+            filter_type | None,
+            strawberry.argument(
+                description="Conditions the records must meet; all records when not given."
+            ),
+        ]
+    else:
+        # Strawberry reads the arguments from the signature: a type with nothing to filter on
+        # has no `filter` argument (GraphQL has no empty input types).
+        signature = inspect.signature(resolve)
+        resolve.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != "filter"]
+        )
     field: StrawberryField = strawberry.field(resolver=resolve, description=description)
+    return field
+
+
+def record_field(
+    record: RecordType,
+    node_type: type[Any],
+    from_props: FromProps | None = None,
+    *,
+    description: str | None = None,
+) -> StrawberryField:
+    """A root field for one `record` by global (or stored) id or by the number people quote;
+    null when there is none."""
+    served = register_node(record, node_type, from_props)
+
+    async def resolve(info: Info, id: Any = None, number: Any = None) -> Any:
+        ctx = info.context
+        if (id is None) == (number is None):
+            raise ValidationFailed("id", "id_or_number", "give either id or number")
+        loader = ctx.loaders.record(record)
+        if id is not None:
+            props = await loader.load(record_id(str(id), record.label, field="id"))
+        else:
+            props = await ctx.run(records.by_number, ctx.store, ctx.actor, record, number)
+            if props is not None:
+                loader.prime(props["id"], props)
+        return served.from_props(props) if props else None
+
+    resolve.__annotations__ = {
+        "info": Info,
+        "id": Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description=f"The {record.label}'s global or stored id."),
+        ],
+        "number": Annotated[
+            str | None,
+            strawberry.argument(
+                description=f"The number people quote, e.g. {record.number_prefix}0000001."
+            ),
+        ],
+        "return": node_type | None,
+    }
+    field: StrawberryField = strawberry.field(
+        resolver=resolve,
+        description=description
+        or f"One {record.label} by id or by number (give one of them); null when there is none.",
+    )
     return field
 
 
@@ -119,6 +175,7 @@ def transition_field(
     from_props: FromProps | None = None,
     *,
     description: str | None = None,
+    permission: Permission = Permission.WORK_RECORDS,
 ) -> StrawberryField:
     """A mutation `transition<Label>(input: {id, version, state, changes})`: the record after the
     step, or `userErrors`; an invalid step names the current state and the allowed ones."""
@@ -139,6 +196,7 @@ def transition_field(
                     stored(input.state),
                     version=input.version,
                     changes=input_values(record, input.changes),
+                    permission=permission,
                 )
             )
         # The state machine's refusals are the input's fault: userErrors at the field to blame.

@@ -138,9 +138,10 @@ def _input(name: str, description: str, fields: list[tuple[str, Any, Any, str]])
     return made
 
 
-def filter_input(record: RecordType) -> type[Any]:
+def filter_input(record: RecordType) -> type[Any] | None:
     """`<Label>Filter`: one optional field per indexed property (any of the values given; one
-    value is a list of one), and `search` where the type has full-text properties."""
+    value is a list of one), and `search` where the type has full-text properties; None when
+    the type has nothing to filter on (GraphQL has no empty input types)."""
     fields: list[tuple[str, Any, Any, str]] = []
     for name in record.indexed_properties:
         prop = record.by_name[name]
@@ -162,6 +163,8 @@ def filter_input(record: RecordType) -> type[Any]:
                 "every word must match).",
             )
         )
+    if not fields:
+        return None
     return _input(
         f"{record.label}Filter",
         f"Conditions on {record.label} records; all given conditions must hold.",

@@ -16,7 +16,7 @@ import strawberry
 
 from core.access import SYSTEM
 from core.ids import to_global_id
-from core.records import check_properties
+from core.records import RecordType, check_properties, declare
 from domain.tokens import issue_token
 from graphdb.migrations import migrate
 from graphdb.write_path import Store
@@ -24,7 +24,7 @@ from itsm.app import create_app
 from itsm.config import Settings
 from resolvers.access import reads_need_permission
 from resolvers.nodes import NodeQuery
-from resolvers.records import connection_field, transition_field
+from resolvers.records import connection_field, record_field, transition_field
 from schema.common import Node
 from schema.records import described, state_enum, values_enum
 from schema.root import build_schema
@@ -53,6 +53,7 @@ class KernelTicketNode(Node):
 @reads_need_permission
 @strawberry.type(description="What the tests' ticket schema reads.")
 class TicketQuery(NodeQuery):
+    kernel_ticket = record_field(TICKET, KernelTicketNode)
     kernel_tickets = connection_field(
         TICKET, KernelTicketNode, description="Kernel tickets, filtered and sorted."
     )
@@ -166,6 +167,28 @@ def test_generated_types_are_described_as_declared() -> None:
     assert set(order.values) == {"NUMBER", "CREATED_AT", "UPDATED_AT", "RANK"}  # type: ignore[attr-defined]
 
 
+NOTE = RecordType("KernelNote", "KN", "Tests", "A record with nothing to filter or search on.")
+declare(NOTE)
+
+
+@strawberry.type(name="KernelNote", description=NOTE.description)
+class KernelNoteNode(Node):
+    number: str = described(NOTE, "number")
+
+
+def test_a_type_with_nothing_to_filter_has_no_filter_argument() -> None:
+    @strawberry.type(description="Notes only.")
+    class NoteQuery:
+        kernel_notes = connection_field(NOTE, KernelNoteNode, description="Notes.")
+
+    schema = build_schema(
+        max_depth=12, max_aliases=30, max_tokens=20000, query=NoteQuery, mutation=None
+    )
+    assert undescribed(schema) == []
+    field = schema._schema.query_type.fields["kernelNotes"]  # type: ignore[union-attr]
+    assert set(field.args) == {"orderBy", "first", "after", "last", "before"}
+
+
 def test_filters_by_enum_value_list_and_words(tickets_api: Api, store: Store) -> None:
     made = make_tickets(store)
     high = listed(tickets_api, filter={"urgency": "HIGH"}, first=50)
@@ -266,6 +289,15 @@ def test_node_serves_tickets_in_one_round_trip_per_type(
         "version": 1,
     }
     assert tickets_api.ok(NODE, {"id": to_global_id("KernelTicket", "gone")})["node"] is None
+    one = "query($id: ID, $number: String) { kernelTicket(id: $id, number: $number) { id } }"
+    for asked in ({"id": gid(first)}, {"id": first["id"]}, {"number": first["number"].lower()}):
+        assert tickets_api.ok(one, asked)["kernelTicket"] == {"id": gid(first)}, asked
+    assert tickets_api.ok(one, {"number": "KT9999999"})["kernelTicket"] is None
+    for asked in ({}, {"id": gid(first), "number": first["number"]}):
+        ext = tickets_api.post(one, asked).json()["errors"][0]["extensions"]
+        assert (ext["code"], ext["reason"]) == ("BAD_USER_INPUT", "id_or_number"), asked
+    wrong = tickets_api.post(one, {"id": to_global_id("CI", first["id"])}).json()
+    assert wrong["errors"][0]["extensions"]["reason"] == "wrong_type"
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on KernelTicket { title } } }"
     graph = ticket_server.app.state.store.graph
     costs = []
@@ -286,7 +318,12 @@ def test_node_of_a_type_the_schema_does_not_serve_is_null(api: Api, store: Store
 
 def test_reads_need_the_read_permission(tickets_api: Api, store: Store) -> None:
     ticket = make_tickets(store)[0]
-    for query in ("{ kernelTickets { totalCount } }", f'{{ node(id: "{gid(ticket)}") {{ id }} }}'):
+    queries = (
+        "{ kernelTickets { totalCount } }",
+        f'{{ node(id: "{gid(ticket)}") {{ id }} }}',
+        f'{{ kernelTicket(number: "{ticket["number"]}") {{ id }} }}',
+    )
+    for query in queries:
         refused = httpx.post(f"{tickets_api.url}/graphql", json={"query": query})
         assert refused.status_code == 401, query
         assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -11,7 +11,7 @@ from typing import Any
 from core.access import Actor, Permission
 from core.errors import ValidationFailed
 from core.records import RecordType, check_properties, check_value
-from domain.cmdb import full_text_errors, full_text_search
+from domain.search import full_text_errors, full_text_search
 from graphdb import records as cypher
 from graphdb.write_path import Store
 

@@ -8,6 +8,7 @@ input; values always travel as parameters.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,24 @@ from core.records import Kind, RecordType
 from graphdb.write_path import ident
 
 _SYSTEM_TIMES = ("createdAt", "updatedAt")
+
+
+# -- full text: what a user typed, as a Lucene query that cannot carry Lucene syntax ----------
+
+
+def fulltext_words(text: str) -> list[str]:
+    """The words of a search as the index's analyzer splits names ("orders-db" is two words).
+
+    Only letters and digits pass, and Lucene's operator words are dropped, so no input can
+    inject Lucene syntax.
+    """
+    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
+    return [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
+
+
+def fulltext_query(words: Sequence[str]) -> str:
+    """Plain words to a Lucene query: every word must match, as a prefix."""
+    return " AND ".join(f"{w}*" for w in words)
 
 
 def time_properties(record: RecordType) -> tuple[str, ...]:

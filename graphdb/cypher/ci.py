@@ -453,18 +453,3 @@ def neighbourhood(
         return [], [], 0
     nodes = [dict(n) for n in record["nodes"]]
     return nodes, [dict(e) for e in record["edges"]], int(record["omitted"])
-
-
-def fulltext_words(text: str) -> list[str]:
-    """The words of a search as the index's analyzer splits names ("orders-db" is two words).
-
-    Only letters and digits pass, and Lucene's operator words are dropped, so no input can
-    inject Lucene syntax.
-    """
-    words = [w.lower() for w in re.findall(r"[^\W_]+", text)]
-    return [w for w in words if w.upper() not in {"AND", "OR", "NOT", "TO"}]
-
-
-def fulltext_query(words: Sequence[str]) -> str:
-    """Plain words to a Lucene query: every word must match, as a prefix."""
-    return " AND ".join(f"{w}*" for w in words)

@@ -92,7 +92,8 @@ def stage(tx: ManagedTransaction, messages: Sequence[Message], at: datetime) -> 
                 # Dramatiq encodes arguments as JSON too: anything else fails here, before commit.
                 "args": json.dumps(list(m.args)),
                 "etaAt": m.eta or at,
-                "nextAttemptAt": at + HEAD_START,
+                # From the end of the work, not its start: a long import must not lose its lead.
+                "nextAttemptAt": _now() + HEAD_START,
             }
             for m in messages
         ],

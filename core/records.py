@@ -156,6 +156,17 @@ def declare(*record_types: RecordType) -> None:
         RECORD_TYPES[record_type.label] = record_type
 
 
+# Labels that are not record types but name a kind of record (a CI's class is a second label
+# on the CI) and the properties to index under them, registered by the domain that owns them.
+LABEL_INDEXES: dict[str, tuple[str, ...]] = {}
+
+
+def index_label(label: str, *properties: str) -> None:
+    if not _LABEL.match(label) or not all(_PROP.match(p) for p in properties):
+        raise ValueError(f"not an indexable label and properties: {label!r} {properties!r}")
+    LABEL_INDEXES[label] = tuple(dict.fromkeys((*LABEL_INDEXES.get(label, ()), *properties)))
+
+
 def record_type(label: str) -> RecordType:
     try:
         return RECORD_TYPES[label]

@@ -19,7 +19,7 @@ from core.errors import ValidationFailed
 from core.record_types import CI
 from core.record_types import Criticality as Criticality
 from core.record_types import Lifecycle as Lifecycle
-from core.records import check_properties, check_value
+from core.records import check_properties, check_value, index_label
 from domain.search import full_text_errors as full_text_errors
 from domain.search import full_text_search as full_text_search
 
@@ -243,7 +243,10 @@ RELATIONSHIP_TYPES: dict[str, RelationshipType] = {
 
 def _register_links() -> None:
     """Every CI relationship type joins two CIs in the one link registry; which classes it may
-    join is this module's finer rule (`RelationshipType.allows`)."""
+    join is this module's finer rule (`RelationshipType.allows`). Each class label gets its
+    name index."""
+    for name in CI_CLASSES:
+        index_label(name, "name")
     links.register(
         *(
             links.LinkType(r.name, frozenset({"CI"}), frozenset({"CI"}), r.description)

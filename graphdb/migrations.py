@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from neo4j import ManagedTransaction
 
 from core.record_types import RECORD_TYPES
-from domain.cmdb import CI_CLASSES
+from core.records import LABEL_INDEXES
 from graphdb.driver import Graph
 from graphdb.write_path import ident, now
 
@@ -54,10 +54,7 @@ def _lookup_indexes() -> list[str]:
         "CREATE INDEX audit_record IF NOT EXISTS FOR (n:AuditEntry) ON (n.recordId, n.at)",
         "CREATE FULLTEXT INDEX ci_text IF NOT EXISTS FOR (n:CI) ON EACH [n.name, n.description]",
     ]
-    out.extend(
-        f"CREATE INDEX {name.lower()}_name IF NOT EXISTS FOR (n:{ident(name)}) ON (n.name)"
-        for name in CI_CLASSES
-    )
+    # The CI classes' name indexes come with the declarations (`LABEL_INDEXES`).
     return out
 
 
@@ -125,6 +122,12 @@ def declared_statements() -> list[str]:
             out.append(
                 f"CREATE FULLTEXT INDEX {record_type.fulltext_index} IF NOT EXISTS "
                 f"FOR {node} ON EACH [{fields}]"
+            )
+    for label, props in LABEL_INDEXES.items():
+        for prop in props:
+            out.append(
+                f"CREATE INDEX {label.lower()}_{prop.lower()} IF NOT EXISTS "
+                f"FOR (n:{ident(label)}) ON (n.{prop})"
             )
     return out
 

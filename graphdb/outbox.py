@@ -14,12 +14,16 @@ an actor handled it, and skips a message whose node is gone (a second delivery).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import queue
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from neo4j import ManagedTransaction
@@ -88,7 +92,8 @@ def stage(tx: ManagedTransaction, messages: Sequence[Message], at: datetime) -> 
                 # Dramatiq encodes arguments as JSON too: anything else fails here, before commit.
                 "args": json.dumps(list(m.args)),
                 "etaAt": m.eta or at,
-                "nextAttemptAt": at + HEAD_START,
+                # From the end of the work, not its start: a long import must not lose its lead.
+                "nextAttemptAt": _now() + HEAD_START,
             }
             for m in messages
         ],
@@ -101,12 +106,16 @@ def deliver(
     publisher: Publisher,
     messages: Sequence[Message],
     attempts: Mapping[str, int] | None = None,
+    *,
+    wait: bool = True,
 ) -> int:
     """Send committed messages; record which the broker took and which it refused.
 
-    `attempts`: how often each was tried before (the sweep's retries). Returns how many were
-    sent. Never raises: the change is committed, and whatever could not be sent or recorded here
-    the sweep sends later.
+    `attempts`: how often each was tried before (the sweep's retries). With `wait=False` the
+    messages sent are marked so in the background: a write's caller does not wait for a second
+    transaction, and a mark that never lands only means the sweep sends that message again.
+    Returns how many were sent. Never raises: the change is committed, and whatever could not be
+    sent or recorded here the sweep sends later.
     """
     if not messages:
         return 0
@@ -137,18 +146,60 @@ def deliver(
                 }
             )
     at = _now()
+    if not wait and sent:
+        _sent_marks(graph).add(sent, at)
+        sent_now: list[str] = []
+    else:
+        sent_now = sent
 
     def record(tx: ManagedTransaction) -> None:
-        if sent:
-            outbox_cypher.mark_sent(tx, sent, at)
+        if sent_now:
+            outbox_cypher.mark_sent(tx, sent_now, at)
         if failed:
             outbox_cypher.record_failures(tx, failed)
 
-    try:
-        graph.write(record)
-    except StorageUnavailable as exc:
-        log.warning("could not record the outcome of %d message(s): %s", len(messages), exc)
+    if sent_now or failed:
+        try:
+            graph.write(record)
+        except StorageUnavailable as exc:
+            log.warning("could not record the outcome of %d message(s): %s", len(messages), exc)
     return len(sent)
+
+
+class _SentMarks:
+    """Marks messages sent from a thread of its own, many per transaction."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.queue: queue.SimpleQueue[tuple[list[str], datetime]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="itsm-outbox-sent", daemon=True).start()
+
+    def add(self, ids: list[str], at: datetime) -> None:
+        self.queue.put((ids, at))
+
+    def _run(self) -> None:
+        while True:
+            batch, at = self.queue.get()
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 5_000:
+                    more, at = self.queue.get_nowait()
+                    batch = batch + more
+            try:
+                self.graph.write(partial(outbox_cypher.mark_sent, ids=batch, at=at))
+            except Exception as exc:  # the sweep sends them again; workers skip what they handled
+                log.warning("could not mark %d outbox message(s) sent: %s", len(batch), exc)
+
+
+_marks: dict[int, _SentMarks] = {}
+_marks_lock = threading.Lock()
+
+
+def _sent_marks(graph: Graph) -> _SentMarks:
+    with _marks_lock:
+        marks = _marks.get(id(graph))
+        if marks is None or marks.graph is not graph:
+            marks = _marks[id(graph)] = _SentMarks(graph)
+        return marks
 
 
 def relay_unsent(graph: Graph, publisher: Publisher, *, limit: int = 500) -> int:

@@ -439,5 +439,5 @@ class Store:
 
         result = self.graph.write(attempt)
         if last and last[0].messages and self.publisher is not None:
-            outbox.deliver(self.graph, self.publisher, last[0].messages)
+            outbox.deliver(self.graph, self.publisher, last[0].messages, wait=False)
         return result

@@ -157,6 +157,8 @@ def cmd_neo4j(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    import domain.cmdb  # noqa: F401  (declares the CI classes, whose labels get indexes)
+
     graph = Graph(settings.graph_config())
     try:
         applied = migrate(graph)

@@ -258,6 +258,24 @@ def test_sigterm_with_stdout_a_full_pipe_stops_neo4j_and_an_unknown_kept_token_i
             os.close(write_end)
 
 
+def test_ctrl_c_while_neo4j_is_starting_stops_it(
+    tmp_path: Path, runs: list[DevelopmentRun]
+) -> None:
+    run = DevelopmentRun(tmp_path / "itsm")
+    runs.append(run.start())
+    pid_file = run.data_dir / "neo4j" / "neo4j.pid"
+    deadline = time.monotonic() + START_SECONDS
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert run.process is not None and run.process.poll() is None, run.log()
+        assert time.monotonic() < deadline, run.log()
+        time.sleep(0.05)
+    pid = run.neo4j_pid()
+
+    run.stop(signal.SIGINT)  # as a rule before Bolt is up, while the launcher waits for it
+
+    assert_neo4j_stopped(run, pid)
+
+
 # -- itsm serve --workers ----------------------------------------------------------------------
 
 

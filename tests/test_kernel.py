@@ -55,7 +55,7 @@ def test_declaration_becomes_constraints_and_indexes(kstore: Store) -> None:
     assert {"kernelticket_id", "kernelticket_number"} <= constraints
     assert {"kernelticket_urgency", "kernelticket_rank", "kernelticket_text"} <= indexes
     # CIs keep the indexes their list queries rely on.
-    assert {"ci_name", "ci_lifecycle", "ci_text"} <= indexes
+    assert {"ci_name", "ci_lifecycle", "ci_text", "database_name", "laptop_name"} <= indexes
 
     ticket = _create(kstore, AGENT, title="disk full")
     assert ticket["number"].startswith("KT") and len(ticket["number"]) == 9

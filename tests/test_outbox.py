@@ -67,6 +67,11 @@ def test_a_message_is_stored_with_its_write_and_only_with_it(store: Store) -> No
         store.write(SYSTEM, undeclared)
     assert store.read(lambda tx: tx.run("MATCH (n:CI {name: 'esx-02'}) RETURN n").single()) is None
 
+    # With a broker, the message is sent after commit and marked so (no worker runs here).
+    configuration.register_ci(store, SYSTEM, cmdb.NewCI("Server", "esx-03"))
+    wait_for(lambda: len([m for m in outbox(store) if m["sentAt"]]) == 1, 10, what="the mark")
+    assert len(outbox(store)) == 2
+
 
 def test_a_writes_message_reaches_the_worker_and_leaves_the_outbox(
     store: Store, settings: Settings, itsm_processes: list[ItsmProcess]

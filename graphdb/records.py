@@ -39,6 +39,15 @@ def fulltext_query(words: Sequence[str]) -> str:
     return " AND ".join(f"{w}*" for w in words)
 
 
+def _always_set(record: RecordType, name: str) -> bool:
+    """The write path sets the number (where the type has one) and the times; a required
+    property can never be cleared."""
+    if name in _SYSTEM_TIMES or (name == "number" and record.number_prefix):
+        return True
+    prop = record.by_name.get(name)
+    return prop is not None and prop.required
+
+
 def time_properties(record: RecordType) -> tuple[str, ...]:
     return (
         _SYSTEM_TIMES
@@ -134,10 +143,14 @@ def page(
         position = f"{key}.epochSeconds * 1000000000 + {key}.nanosecond"
     else:
         mark, position = "$mark", key
+    # The total counts what paging can reach: records without the sort key are not listed. A
+    # key every record has is left out of the count, so that a count over the whole label is
+    # answered from Neo4j's count store instead of scanning an index.
+    count_where = [*where, *query.count_conditions]
     if not query.text:
         where.append(f"{key} IS NOT NULL")
-    # The total counts what paging can reach: records without the sort key are not listed.
-    count_where = [*where, *query.count_conditions]
+        if not _always_set(record, query.order):
+            count_where.append(f"{key} IS NOT NULL")
 
     def beyond(cursor: tuple[Any, str], name: str, greater: bool) -> str:
         """Records past the cursor in the order: a range an index can seek, ties by id."""

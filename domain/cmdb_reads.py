@@ -58,11 +58,15 @@ class CISearch:
     before: tuple[Any, str] | None = None
     backward: bool = False  # take the page from the end of the bounded list
     limit: int = 50
+    count: bool = True  # count the CIs matching the filters (only when the total is shown)
 
 
-def search_cis(store: Store, query: CISearch) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+def search_cis(
+    store: Store, query: CISearch
+) -> tuple[list[tuple[dict[str, Any], Any]], int | None]:
     """CIs in order, each with its sort position (what a cursor carries), and the total matching
-    the filters. Backwards, the rows still come in the requested order."""
+    the filters (None when not asked for). Backwards, the rows still come in the requested
+    order."""
     if query.ci_class is not None:
         cmdb.ci_class(query.ci_class, field_name="filter.ciClass")
     if query.lifecycle is not None:
@@ -80,14 +84,15 @@ def search_cis(store: Store, query: CISearch) -> tuple[list[tuple[dict[str, Any]
         cmdb.full_text_errors(
             lambda tx: ci_cypher.search(
                 tx,
-            filters=filters,
-            text=text,
-            order_field=query.order_field,
-            descending=query.descending,
-            after=query.after,
-            before=query.before,
+                filters=filters,
+                text=text,
+                order_field=query.order_field,
+                descending=query.descending,
+                after=query.after,
+                before=query.before,
                 backward=query.backward,
                 limit=query.limit,
+                count=query.count,
             )
         )
     )

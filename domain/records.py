@@ -42,11 +42,12 @@ class RecordSearch:
     before: tuple[Any, str] | None = None
     backward: bool = False
     limit: int = 50
+    count: bool = True  # count the records matching the filters (only when the total is shown)
 
 
 def page(
     store: Store, actor: Actor, record: RecordType, search: RecordSearch
-) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+) -> tuple[list[tuple[dict[str, Any], Any]], int | None]:
     """Records in order, each with its sort position, and how many match the filters."""
     actor.require(Permission.READ)
     query = cypher.PageQuery(
@@ -58,6 +59,7 @@ def page(
         before=search.before,
         backward=search.backward,
         limit=search.limit,
+        count=search.count,
     )
     return store.read(full_text_errors(lambda tx: cypher.page(tx, record, query)))
 

@@ -95,6 +95,7 @@ class PageQuery:
     before: tuple[Any, str] | None = None
     backward: bool = False  # the last `limit` before `before` (or of all), still in order
     limit: int = 50
+    count: bool = True  # False: the caller does not show the total, so it is not counted
     # What a record type's own Cypher module adds: conditions on parameters it passes (a CI's
     # attributes), a key to sort by before the order (so a composite index serves it), and
     # conditions only the count needs (so that index also counts).
@@ -106,7 +107,7 @@ class PageQuery:
 
 def page(
     tx: ManagedTransaction, record: RecordType, query: PageQuery
-) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+) -> tuple[list[tuple[dict[str, Any], Any]], int | None]:
     """The page, each record with its position in the order (what a cursor carries), and the
     number of records that match the filters.
 
@@ -178,6 +179,8 @@ def page(
     found = [(dict(r["n"]), r["position"]) for r in rows]
     if query.backward:
         found.reverse()
+    if not query.count:
+        return found, None
     total = tx.run(
         source
         + (f"{first_where}{' AND '.join(count_where)} " if count_where else "")

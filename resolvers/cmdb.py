@@ -55,6 +55,7 @@ from schema.paging import (
     Last,
     connection_of_rows,
     page_request,
+    wants_total,
 )
 from schema.records import SortDirection, stored
 
@@ -273,6 +274,7 @@ class CMDBQuery:
             before=request.before_key,
             backward=request.backward,
             limit=request.size + 1,
+            count=wants_total(info),
         )
         rows, total = await ctx.run(cmdb_reads.search_cis, ctx.store, query)
 

@@ -21,7 +21,16 @@ from core.states import GuardRefused, InvalidTransition
 from domain import records
 from resolvers.payloads import refusals_in_payload
 from schema.context import Info
-from schema.paging import After, Before, Connection, First, Last, connection_of_rows, page_request
+from schema.paging import (
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    connection_of_rows,
+    page_request,
+    wants_total,
+)
 from schema.records import (
     SortDirection,
     filter_input,
@@ -76,6 +85,7 @@ def connection_field(
             before=request.before_key,
             backward=request.backward,
             limit=request.size + 1,
+            count=wants_total(info),
         )
         rows, total = await ctx.run(records.page, ctx.store, ctx.actor, record, search)
         loader = ctx.loaders.record(record)

@@ -255,7 +255,7 @@ class ConfigurationItem(Node):
         edges, info_ = page_of_sorted(
             [_relationship(r) for r in chosen], [_relationship_key(r) for r in chosen], request
         )
-        return Connection(edges=edges, page_info=info_, total_count=len(chosen))
+        return Connection(edges=edges, page_info=info_, total=len(chosen))
 
     @strawberry.field(
         description="The latest recorded changes of this CI (up to 100), newest first."

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from core.errors import LimitExceeded, ValidationFailed
 
@@ -78,9 +79,32 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Whether more items precede or follow.")
-    total_count: int = strawberry.field(
+    # Counting is a second query over everything the filters match: only done when asked for
+    # (`wants_total`), so None means "not selected", never shown.
+    total: strawberry.Private[int | None] = None
+
+    @strawberry.field(
         description="How many items the whole list holds, ignoring the paging arguments."
     )
+    def total_count(self) -> int:
+        if self.total is None:
+            raise RuntimeError("totalCount was selected but not counted")
+        return self.total
+
+
+def wants_total(info: Any) -> bool:
+    """Whether the connection field being resolved selects `totalCount`, through fragments."""
+
+    def among(selections: Sequence[Any]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name == "totalCount":
+                    return True
+            elif among(selection.selections):  # a fragment: its fields are of this level
+                return True
+        return False
+
+    return any(among(field.selections) for field in info.selected_fields)
 
 
 def encode_cursor(*parts: Any) -> str:
@@ -181,7 +205,7 @@ def page_of_sorted(
 def connection_of_rows(
     request: PageRequest,
     rows: Sequence[tuple[dict[str, Any], Any]],
-    total: int,
+    total: int | None,
     node: Callable[[dict[str, Any]], T],
 ) -> Connection[T]:
     """A connection from records read with one row beyond the page (`limit=request.size + 1`),
@@ -193,5 +217,5 @@ def connection_of_rows(
         Edge(cursor=encode_cursor(position, row["id"]), node=node(row)) for row, position in chosen
     ]
     return Connection(
-        edges=edges, page_info=page_info(request, edges, more=more), total_count=total
+        edges=edges, page_info=page_info(request, edges, more=more), total=total
     )

@@ -497,3 +497,24 @@ def test_whatever_the_full_text_index_refuses_is_a_typed_error(store: Store) -> 
     with pytest.raises(ValidationFailed) as refused:
         store.read(cmdb.full_text_errors(read))
     assert (refused.value.field, refused.value.reason) == ("filter.search", "search_not_understood")
+
+
+def test_the_total_is_counted_when_asked_for_however_it_is_asked(api: Api) -> None:
+    for name in ("a-db", "b-db", "c-db"):
+        ci(api, name, "Database")
+    ci(api, "web", "Server")
+    direct = api.ok('{ cis(first: 1, filter: {ciClass: "Database"}) { totalCount } }')
+    assert direct["cis"]["totalCount"] == 3
+    spread = api.ok(
+        '{ cis(first: 1, filter: {ciClass: "Database"}) { ...Total } } '
+        "fragment Total on CIConnection { totalCount }"
+    )
+    assert spread["cis"]["totalCount"] == 3
+    inline = api.ok(
+        "{ cis(last: 1) { edges { node { name } } ... on CIConnection { n: totalCount } } }"
+    )
+    assert inline["cis"]["n"] == 4 and inline["cis"]["edges"][0]["node"]["name"] == "web"
+    # Without the total (then not counted), the page and its paging info are unchanged.
+    plain = api.ok("{ cis(first: 2) { edges { node { name } } pageInfo { hasNextPage } } }")
+    assert [e["node"]["name"] for e in plain["cis"]["edges"]] == ["a-db", "b-db"]
+    assert plain["cis"]["pageInfo"]["hasNextPage"] is True

@@ -75,7 +75,8 @@ def search(
     limit: int,
     before: tuple[Any, str] | None = None,
     backward: bool = False,
-) -> tuple[list[tuple[dict[str, Any], Any]], int]:
+    count: bool = True,
+) -> tuple[list[tuple[dict[str, Any], Any]], int | None]:
     """One page of CIs, each with its position in the order (what a cursor carries), and the
     total matching, for the filters, full-text query and order: the kernel's generic page with
     what only CIs have (attributes, the (ciClass, name) index).
@@ -107,6 +108,7 @@ def search(
         sort_prefix="n.ciClass" if by_class and prop == "name" else None,
         count_conditions=("n.name IS NOT NULL",) if by_class else (),
         params={"attrs": filters.get("attributes") or {}},
+        count=count,
     )
     return records.page(tx, CI, query)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -284,10 +284,6 @@ def check_properties(
             if prop.required and out.get(prop.name) is None:
                 raise ValidationFailed(prefix + prop.name, "required", f"{prop.name} is required")
     return out
-
-
-def labels_of(record_types: Iterable[RecordType]) -> list[str]:
-    return [r.label for r in record_types]
 
 
 # -- what the values of a closed set mean ------------------------------------------------------

@@ -359,11 +359,6 @@ def criticality(value: str, *, field_name: str = "criticality") -> Criticality:
     return Criticality(check_value(CI.by_name["criticality"], value, field_name))
 
 
-def check_name(name: str, *, field_name: str = "name") -> str:
-    checked: str = check_value(CI.by_name["name"], name, field_name)
-    return checked
-
-
 def check_attributes(
     cls: CIClass, attributes: Mapping[str, Any], *, field_name: str = "attributes"
 ) -> dict[str, Any]:

@@ -491,9 +491,7 @@ def ci_changes(current_class: str, changes: CIChanges) -> tuple[dict[str, Any], 
         "owner": changes.owner,
         "description": changes.description,
     }
-    props = check_properties(
-        CI, {k: v for k, v in sent.items() if v is not None}, creating=False
-    )
+    props = check_properties(CI, {k: v for k, v in sent.items() if v is not None}, creating=False)
     remove: list[str] = []
     if changes.attributes is not None:
         attrs = check_attributes(cls, changes.attributes)

@@ -47,8 +47,11 @@ class GraphConfig:
 class Graph:
     def __init__(self, config: GraphConfig) -> None:
         self.config = config
-        # Transactions run through this graph; tests read it to catch per-parent round trips.
+        # Transactions run through this graph; tests read them to catch per-parent round trips.
+        # Reads are counted apart because background threads (outbox marks, sweeps) only write,
+        # so a query's cost can be measured while they run.
         self.transactions = 0
+        self.reads = 0
         auth = (config.user, config.password) if config.password else None
         self._driver = GraphDatabase.driver(
             config.uri,
@@ -70,6 +73,7 @@ class Graph:
 
     def read(self, work: Work[T]) -> T:
         self.transactions += 1
+        self.reads += 1
         try:
             with self._session(neo4j.READ_ACCESS) as session:
                 return session.execute_read(work)

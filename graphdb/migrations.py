@@ -114,9 +114,7 @@ def declared_statements() -> list[str]:
                 f"FOR {node} REQUIRE n.number IS UNIQUE"
             )
         for prop in (*record_type.indexed_properties, "createdAt", "updatedAt"):
-            out.append(
-                f"CREATE INDEX {low}_{prop.lower()} IF NOT EXISTS FOR {node} ON (n.{prop})"
-            )
+            out.append(f"CREATE INDEX {low}_{prop.lower()} IF NOT EXISTS FOR {node} ON (n.{prop})")
         if record_type.fulltext_index:
             fields = ", ".join(f"n.{p}" for p in record_type.fulltext_properties)
             out.append(

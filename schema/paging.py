@@ -216,6 +216,4 @@ def connection_of_rows(
     edges = [
         Edge(cursor=encode_cursor(position, row["id"]), node=node(row)) for row, position in chosen
     ]
-    return Connection(
-        edges=edges, page_info=page_info(request, edges, more=more), total=total
-    )
+    return Connection(edges=edges, page_info=page_info(request, edges, more=more), total=total)

@@ -77,6 +77,21 @@ class LinkSpec:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class LinkField:
+    """A relationship that a record's create and update inputs set by ids (`services: [ID!]`):
+    the input field, the registry's relationship type, and the label at the other end (a CI
+    class such as Service names CIs of that class, given by their CI ids)."""
+
+    name: str
+    type: str
+    other: str
+    direction: Direction = Direction.OUT
+    many: bool = True
+    required: bool = False  # must be given, and not empty, on create
+    description: str = ""
+
+
 _LABEL = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
 _PROP = re.compile(r"^[a-z][A-Za-z0-9]{0,62}$")
 
@@ -92,6 +107,7 @@ class RecordType:
     description: str = ""
     properties: tuple[Prop, ...] = ()
     states: StateMachine | None = None
+    link_fields: tuple[LinkField, ...] = ()
     by_name: Mapping[str, Prop] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +125,28 @@ class RecordType:
                 f"{self.label}: its state machine keeps the state in {self.states.property!r}, "
                 "which is not a declared property"
             )
+        for link in self.link_fields:
+            if not _PROP.match(link.name) or link.name in names or link.name in SYSTEM_PROPERTIES:
+                raise ValueError(f"{self.label}: not a usable link field name {link.name!r}")
+            same = [
+                f for f in self.link_fields if (f.type, f.direction) == (link.type, link.direction)
+            ]
+            if [f.name for f in self.link_fields].count(link.name) > 1 or len(same) > 1:
+                # Two fields over one relationship type would each replace the other's links.
+                raise ValueError(f"{self.label}: link field {link.name!r} is not the only one")
+            known = LINK_TYPES.get(link.type)
+            if known is None:
+                raise ValueError(f"{self.label}.{link.name}: {link.type} is not a registered link")
+            ours, theirs = (
+                (known.sources, known.targets)
+                if link.direction is Direction.OUT
+                else (known.targets, known.sources)
+            )
+            if not ({self.label, "*"} & ours and {link.other, "CI", "*"} & theirs):
+                raise ValueError(
+                    f"{self.label}.{link.name}: {link.type} does not join {self.label} and "
+                    f"{link.other} that way"
+                )
         object.__setattr__(self, "by_name", names)
 
     @property

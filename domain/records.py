@@ -4,16 +4,21 @@ refusal names the input field. Each read checks the READ permission here, once."
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.access import Actor, Permission
-from core.errors import ValidationFailed
-from core.records import RecordType, check_properties, check_value
+from core.errors import ValidationFailed, VersionConflict
+from core.ids import record_id as stored_id
+from core.record_types import RECORD_TYPES
+from core.records import LinkField, RecordType, check_properties, check_value
 from domain.search import full_text_errors, full_text_search
 from graphdb import records as cypher
-from graphdb.write_path import Store
+from graphdb.write_path import Store, UnitOfWork
+
+# What a process does in the same transaction after the kernel created or updated its record.
+Also = Callable[[UnitOfWork, dict[str, Any]], None]
 
 
 def by_ids(
@@ -134,3 +139,98 @@ def transition(
             record.label, record_id, target, expected_version=version, changes=checked
         ),
     )
+
+
+def _links(
+    record: RecordType, given: Mapping[str, Sequence[str] | None] | None, *, creating: bool
+) -> list[tuple[LinkField, list[str]]]:
+    """Link fields as given, by stored id; on create the required ones must be there."""
+    given = given or {}
+    known = {link.name: link for link in record.link_fields}
+    for name in given:
+        if name not in known:
+            raise ValidationFailed(
+                name, "unknown_link", f"{record.label} has no link field {name!r}"
+            )
+    out = []
+    for link in record.link_fields:
+        where = link.name
+        ids = given.get(link.name)
+        if ids is None:
+            if creating and link.required:
+                raise ValidationFailed(where, "required", f"{link.name} is required")
+            continue
+        if not link.many and len(ids) > 1:
+            raise ValidationFailed(where, "one_only", f"{link.name} takes one id")
+        if link.required and not ids:
+            raise ValidationFailed(where, "required", f"{link.name} must not be empty")
+        other = link.other if link.other in RECORD_TYPES else "CI"
+        out.append((link, [stored_id(str(i), other, field=where) for i in ids]))
+    return out
+
+
+def create(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    values: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None] | None = None,
+    *,
+    permission: Permission = Permission.WORK_RECORDS,
+    also: Also | None = None,
+) -> dict[str, Any]:
+    """Create a record from input checked against its declaration (errors name
+    `input.<property>`), link it by its link fields, then let the process's `also` finish it,
+    all in one transaction. Returns the record as stored."""
+    actor.require(permission)
+    checked = check_properties(record, values, creating=True, prefix="")
+    wanted = _links(record, links, creating=True)
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        created = uow.create(record.label, checked)
+        for link, ids in wanted:
+            uow.set_links(record.label, created["id"], link, ids, field=link.name)
+        if also is not None:
+            also(uow, created)
+        return uow.lock(record.label, created["id"])
+
+    return store.write(actor, work)
+
+
+def update(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    record_id: str,
+    values: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None] | None = None,
+    *,
+    version: int | None,
+    permission: Permission = Permission.WORK_RECORDS,
+    also: Also | None = None,
+) -> dict[str, Any]:
+    """Change the given properties and replace the given link sets (an empty list clears one),
+    with the version check, in one transaction; `also` runs after, on the record as changed."""
+    actor.require(permission)
+    checked = check_properties(record, values, creating=False, prefix="")
+    wanted = _links(record, links, creating=False)
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        current = uow.lock(record.label, record_id)
+        if version is not None and current["version"] != version:
+            raise VersionConflict(record.label, record_id, version, current["version"])
+        if checked:
+            uow.update(record.label, record_id, checked, expected_version=None)
+        relinked = sum(
+            uow.set_links(record.label, record_id, link, ids, field=link.name)
+            for link, ids in wanted
+        )
+        if relinked and uow.lock(record.label, record_id)["version"] == current["version"]:
+            uow.touch(record.label, record_id)  # a new link set is a new version too
+        after = uow.lock(record.label, record_id)
+        if also is not None:
+            also(uow, after)
+            after = uow.lock(record.label, record_id)
+        return after
+
+    return store.write(actor, work)

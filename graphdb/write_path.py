@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from core.access import Actor
 from core.errors import NotFound, ValidationFailed, VersionConflict
 from core.links import check_link, link_type
 from core.record_types import RECORD_TYPES
+from core.records import Direction, LinkField
 from graphdb import outbox
 from graphdb.driver import Graph
 from graphdb.outbox import Message, Publisher
@@ -285,6 +286,66 @@ class UnitOfWork:
                 f"{len(rows) - created} of {len(rows)} {rel_type} relationships join records "
                 f"that are missing or that {rel_type} may not join",
             )
+
+    def set_links(
+        self,
+        label: str,
+        record_id: str,
+        link: LinkField,
+        ids: Sequence[str],
+        *,
+        field: str,
+    ) -> int:
+        """Make a record's `link` relationships join exactly the records with these stored ids:
+        the missing ones are created and the others removed, each audited. An id that is not a
+        record of the link's other end is refused naming `field`. Returns how many changed."""
+        other = link.other if link.other in RECORD_TYPES else "CI"
+        wanted = list(dict.fromkeys(ids))
+        found = {
+            row["id"]: row["labels"]
+            for row in self.tx.run(
+                f"MATCH (o:{ident(other)}) WHERE o.id IN $ids RETURN o.id AS id, "
+                "labels(o) AS labels",
+                ids=wanted,
+            )
+        }
+        for wanted_id in wanted:
+            if wanted_id not in found:
+                raise NotFound(link.other, wanted_id, field=field)
+            if link.other not in found[wanted_id]:
+                raise ValidationFailed(field, "wrong_type", f"{wanted_id!r} is not a {link.other}")
+        pattern = (
+            f"(r)-[x:{ident(link.type)}]->(o:{ident(link.other)})"
+            if link.direction is Direction.OUT
+            else f"(o:{ident(link.other)})-[x:{ident(link.type)}]->(r)"
+        )
+        current = [
+            row["id"]
+            for row in self.tx.run(
+                f"MATCH (r:{ident(label)} {{id: $id}}) MATCH {pattern} RETURN o.id AS id",
+                id=record_id,
+            )
+        ]
+        ends = (label, other) if link.direction is Direction.OUT else (other, label)
+        for gone in (i for i in current if i not in found):
+            a, b = (record_id, gone) if link.direction is Direction.OUT else (gone, record_id)
+            self.unlink(ends[0], a, link.type, ends[1], b)
+        for added in (i for i in wanted if i not in current):
+            a, b = (record_id, added) if link.direction is Direction.OUT else (added, record_id)
+            try:
+                self.link(ends[0], a, link.type, ends[1], b)
+            except ValidationFailed as refused:
+                raise ValidationFailed(field, refused.reason, refused.message) from refused
+        return len(current) - len(set(current) & found.keys()) + len(set(wanted) - set(current))
+
+    def touch(self, label: str, record_id: str) -> None:
+        """A new version of a record whose properties stayed (its links changed)."""
+        self.tx.run(
+            f"MATCH (n:{ident(label)} {{id: $id}}) "
+            "SET n.version = n.version + 1, n.updatedAt = $at",
+            id=record_id,
+            at=self.at,
+        ).consume()
 
     def unlink(
         self, from_label: str, from_id: str, rel_type: str, to_label: str, to_id: str

@@ -33,13 +33,16 @@ from schema.paging import (
 )
 from schema.records import (
     SortDirection,
+    create_input,
     filter_input,
     input_values,
+    link_values,
     order_input,
+    record_payload,
     register_node,
     stored,
     transition_input,
-    transition_payload,
+    update_input,
 )
 
 DEFAULT_PAGE = 50
@@ -189,31 +192,56 @@ def transition_field(
 ) -> StrawberryField:
     """A mutation `transition<Label>(input: {id, version, state, changes})`: the record after the
     step, or `userErrors`; an invalid step names the current state and the allowed ones."""
-    served = register_node(record, node_type, from_props)
-    payload = transition_payload(record, node_type)
-    input_type = transition_input(record)
 
-    async def resolve(info: Info, input: Any) -> Any:
+    def write(info: Info, input: Any) -> dict[str, Any]:
         ctx = info.context
-        stored_id = record_id(str(input.id), record.label, field="id")
         try:
-            after = await ctx.run(
-                lambda: records.transition(
-                    ctx.store,
-                    ctx.actor,
-                    record,
-                    stored_id,
-                    stored(input.state),
-                    version=input.version,
-                    changes=input_values(record, input.changes),
-                    permission=permission,
-                )
+            return records.transition(
+                ctx.store,
+                ctx.actor,
+                record,
+                record_id(str(input.id), record.label, field="id"),
+                stored(input.state),
+                version=input.version,
+                changes=input_values(record, input.changes),
+                permission=permission,
             )
         # The state machine's refusals are the input's fault: userErrors at the field to blame.
         except InvalidTransition as refused:
             raise _refusal("state", refused) from refused
         except GuardRefused as refused:
             raise _refusal(f"changes.{refused.field}", refused) from refused
+
+    return _mutation(
+        record,
+        node_type,
+        "transition",
+        transition_input(record),
+        write,
+        from_props,
+        description
+        or f"Move a {record.label} to another state through its state machine, with the "
+        "changes that come with the step; nothing is written when it is refused.",
+    )
+
+
+Creator = Callable[..., dict[str, Any]]
+
+
+def _mutation(
+    record: RecordType,
+    node_type: type[Any],
+    verb: str,
+    input_type: type[Any],
+    write: Callable[[Info, Any], dict[str, Any]],
+    from_props: FromProps | None,
+    description: str,
+) -> StrawberryField:
+    served = register_node(record, node_type, from_props)
+    payload = record_payload(record, node_type, verb)
+
+    async def resolve(info: Info, input: Any) -> Any:
+        after = await info.context.run(write, info, input)
         return payload(record=served.from_props(after))  # type: ignore[call-arg]
 
     resolve.__annotations__ = {
@@ -221,15 +249,87 @@ def transition_field(
         "input": Annotated[input_type, strawberry.argument(description="What to do.")],
         "return": payload,
     }
-    # Typed by the resolver's return, which the payload type made at run time hides from mypy.
-    field = cast(
+    return cast(
         StrawberryField,
         strawberry.field(
             resolver=refusals_in_payload(payload)(resolve),
-            name=f"transition{record.label}",
-            description=description
-            or f"Move a {record.label} to another state through its state machine, with the "
-            "changes that come with the step; nothing is written when it is refused.",
+            name=f"{verb}{record.label}",
+            description=description,
         ),
     )
-    return field
+
+
+def create_field(
+    record: RecordType,
+    node_type: type[Any],
+    from_props: FromProps | None = None,
+    *,
+    create: Creator | None = None,
+    permission: Permission = Permission.WORK_RECORDS,
+    description: str | None = None,
+) -> StrawberryField:
+    """A mutation `create<Label>(input: Create<Label>Input!)`: the new record, or `userErrors`
+    naming the field; nothing is written when it is refused. `create` is the process's domain
+    function, called as `domain.records.create` is (which it defaults to)."""
+    make = create or records.create
+
+    def write(info: Info, input: Any) -> dict[str, Any]:
+        ctx = info.context
+        return make(
+            ctx.store,
+            ctx.actor,
+            record,
+            input_values(record, input),
+            link_values(record, input),
+            permission=permission,
+        )
+
+    return _mutation(
+        record,
+        node_type,
+        "create",
+        create_input(record),
+        write,
+        from_props,
+        description or f"Create a {record.label}; nothing is written when it is refused.",
+    )
+
+
+def update_field(
+    record: RecordType,
+    node_type: type[Any],
+    from_props: FromProps | None = None,
+    *,
+    update: Creator | None = None,
+    permission: Permission = Permission.WORK_RECORDS,
+    description: str | None = None,
+) -> StrawberryField:
+    """A mutation `update<Label>(input: Update<Label>Input!)`: the given properties change and a
+    given link field replaces its set; `update` is the process's domain function, called as
+    `domain.records.update` is (which it defaults to)."""
+    change = update or records.update
+
+    def write(info: Info, input: Any) -> dict[str, Any]:
+        ctx = info.context
+        return change(
+            ctx.store,
+            ctx.actor,
+            record,
+            record_id(str(input.id), record.label, field="id"),
+            input_values(record, input),
+            link_values(record, input),
+            version=input.version,
+            permission=permission,
+        )
+
+    return _mutation(
+        record,
+        node_type,
+        "update",
+        update_input(record),
+        write,
+        from_props,
+        description
+        or f"Change a {record.label}: what is given changes, the rest stays; nothing is "
+        "written when it is refused.",
+    )

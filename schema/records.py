@@ -232,19 +232,25 @@ def changes_input(record: RecordType) -> type[Any]:
     )
 
 
+def _id_and_version(record: RecordType, what: str) -> list[tuple[str, Any, Any, str]]:
+    return [
+        ("id", strawberry.ID, dataclasses.MISSING, f"The {record.label}'s global id."),
+        (
+            "version",
+            int | None,
+            None,
+            "The version you last read; a stale one is refused as CONFLICT. Without it the "
+            f"{what} applies to the record as it is.",
+        ),
+    ]
+
+
 def transition_input(record: RecordType) -> type[Any]:
     return _input(
         f"Transition{record.label}Input",
         f"Move a {record.label} to another state, with the changes that come with the step.",
         [
-            ("id", strawberry.ID, dataclasses.MISSING, f"The {record.label}'s global id."),
-            (
-                "version",
-                int | None,
-                None,
-                "The version you last read; a stale one is refused as CONFLICT. Without it the "
-                "step applies to the record as it is.",
-            ),
+            *_id_and_version(record, "step"),
             ("state", state_enum(record), dataclasses.MISSING, "The state to move to."),
             (
                 "changes",
@@ -259,9 +265,9 @@ def transition_input(record: RecordType) -> type[Any]:
 N = TypeVar("N")
 
 
-def transition_payload(record: RecordType, node_type: type[N]) -> type[MutationPayload]:
-    """`Transition<Label>Payload`: the record as the step left it, and why it was refused."""
-    name = f"Transition{record.label}Payload"
+def record_payload(record: RecordType, node_type: type[N], verb: str) -> type[MutationPayload]:
+    """`<Verb><Label>Payload`: the record as the mutation left it, and why it was refused."""
+    name = f"{verb.capitalize()}{record.label}Payload"
 
     def make() -> type[MutationPayload]:
         cls = type(
@@ -272,17 +278,96 @@ def transition_payload(record: RecordType, node_type: type[N]) -> type[MutationP
                 "record": strawberry.field(
                     default=None,
                     name=to_camel_case(to_snake_case(record.label)),
-                    description=f"The {record.label} after the step; null when it was refused.",
+                    description=f"The {record.label} as {verb}{record.label} left it; null "
+                    "when it was refused.",
                 ),
             },
         )
         return cast(
             type[MutationPayload],
-            strawberry.type(cls, name=name, description=f"What transition{record.label} did."),
+            strawberry.type(cls, name=name, description=f"What {verb}{record.label} did."),
         )
 
     made: type[MutationPayload] = _once(name, make)
     return made
+
+
+def transition_payload(record: RecordType, node_type: type[N]) -> type[MutationPayload]:
+    return record_payload(record, node_type, "transition")
+
+
+def _property_fields(record: RecordType, *, creating: bool) -> list[tuple[str, Any, Any, str]]:
+    state = record.states.property if record.states else None
+    fields = []
+    for p in record.properties:
+        if p.derived or p.name == state:
+            continue
+        needed = creating and p.required and p.default is None
+        kind = value_type(record, p)
+        fields.append(
+            (
+                to_snake_case(p.name),
+                kind if needed else kind | None,
+                dataclasses.MISSING if needed else None,
+                p.description or p.name,
+            )
+        )
+    return fields
+
+
+def _link_fields(record: RecordType, *, creating: bool) -> list[tuple[str, Any, Any, str]]:
+    fields = []
+    for link in record.link_fields:
+        kind: Any = list[strawberry.ID] if link.many else strawberry.ID
+        needed = creating and link.required
+        text = link.description or f"The {link.other} records it is linked to by {link.type}."
+        if not creating:
+            text += " Given, it replaces the set" + (
+                " (an empty list clears it)." if link.many else "."
+            )
+        fields.append(
+            (
+                to_snake_case(link.name),
+                kind if needed else kind | None,
+                dataclasses.MISSING if needed else None,
+                text,
+            )
+        )
+    return fields
+
+
+def create_input(record: RecordType) -> type[Any]:
+    """`Create<Label>Input`: every property a caller may set, required ones non-null, and the
+    link fields by id."""
+    return _input(
+        f"Create{record.label}Input",
+        f"A new {record.label}.",
+        _property_fields(record, creating=True) + _link_fields(record, creating=True),
+    )
+
+
+def update_input(record: RecordType) -> type[Any]:
+    """`Update<Label>Input`: the record's id and version, and whatever is to change."""
+    return _input(
+        f"Update{record.label}Input",
+        f"Changes to a {record.label}; what is not given stays as it is.",
+        [
+            *_id_and_version(record, "change"),
+            *_property_fields(record, creating=False),
+            *_link_fields(record, creating=False),
+        ],
+    )
+
+
+def link_values(record: RecordType, given: Any) -> dict[str, list[str] | None]:
+    """The link fields of a generated input that are set, each as a list of ids."""
+    out: dict[str, list[str] | None] = {}
+    for link in record.link_fields:
+        value = getattr(given, to_snake_case(link.name), None)
+        if value is None:
+            continue
+        out[link.name] = [str(v) for v in value] if link.many else [str(value)]
+    return out
 
 
 def input_values(record: RecordType, given: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from core import links
 from core.access import Role
-from core.records import Kind, Prop, RecordType, declare, describe
+from core.records import Kind, LinkField, Prop, RecordType, declare, describe
 from core.states import GuardFailure, StateMachine, Transition, register_guard
 
 
@@ -34,6 +34,10 @@ def _needs_resolution(record: Mapping[str, Any], changes: Mapping[str, Any]) -> 
 
 register_guard("kernel_ticket_resolution", _needs_resolution)
 
+links.register(
+    links.LinkType("CONCERNS", frozenset({"KernelTicket"}), frozenset({"CI"}), "test link"),
+    links.LinkType("FOR_SERVICE", frozenset({"KernelTicket"}), frozenset({"Service"}), "test"),
+)
 WORKERS = frozenset({Role.AGENT, Role.MANAGER, Role.ADMIN})
 TICKET = RecordType(
     "KernelTicket",
@@ -68,8 +72,9 @@ TICKET = RecordType(
         ),
         final=frozenset({"closed"}),
     ),
+    link_fields=(
+        LinkField("cis", "CONCERNS", "CI", description="The CIs the ticket is about."),
+        LinkField("service", "FOR_SERVICE", "Service", many=False),
+    ),
 )
 declare(TICKET)
-links.register(
-    links.LinkType("CONCERNS", frozenset({"KernelTicket"}), frozenset({"CI"}), "test link")
-)

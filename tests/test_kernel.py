@@ -15,7 +15,7 @@ import pytest
 
 from core.access import SYSTEM, Actor, Role
 from core.errors import Forbidden, ValidationFailed, VersionConflict
-from core.records import check_properties
+from core.records import LinkField, Prop, RecordType, check_properties
 from core.states import GuardRefused, InvalidTransition
 from graphdb import records
 from graphdb.migrations import migrate
@@ -327,3 +327,21 @@ def test_state_machine_refuses_and_audits(kstore: Store) -> None:
     assert final_record["state"] == "closed" and final_record["version"] == 5
     # The time of the last step is on the record, as epoch milliseconds like every read time.
     assert final_record["stateChangedAt"] == int(times[-1].timestamp() * 1000)
+
+
+def test_link_fields_are_checked_against_the_registry_when_declared() -> None:
+    for fields, wrong in [
+        ((LinkField("cis", "NO_SUCH_LINK", "CI"),), "not a registered link"),
+        ((LinkField("cis", "COVERS", "Service"),), "does not join"),
+        (
+            (LinkField("cis", "CONCERNS", "CI"), LinkField("more", "CONCERNS", "CI")),
+            "not the only one",
+        ),
+        ((LinkField("title", "CONCERNS", "CI"),), "not a usable link field name"),
+    ]:
+        with pytest.raises(ValueError, match=wrong):
+            RecordType(
+                "KernelTicket",
+                properties=(Prop("title"),),
+                link_fields=fields,
+            )

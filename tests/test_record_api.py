@@ -15,7 +15,7 @@ import pytest
 import strawberry
 
 from core.access import SYSTEM
-from core.ids import to_global_id
+from core.ids import record_id, to_global_id
 from core.records import RecordType, check_properties, declare
 from domain.tokens import issue_token
 from graphdb.migrations import migrate
@@ -24,13 +24,20 @@ from itsm.app import create_app
 from itsm.config import Settings
 from resolvers.access import reads_need_permission
 from resolvers.nodes import NodeQuery
-from resolvers.records import connection_field, record_field, transition_field
+from resolvers.records import (
+    connection_field,
+    create_field,
+    record_field,
+    transition_field,
+    update_field,
+)
 from schema.common import Node
 from schema.records import described, state_enum, values_enum
 from schema.root import build_schema
 from tests.conftest import Api, RunningServer
 from tests.kernel_ticket import TICKET, Urgency
 from tests.test_contract import undescribed
+from tests.test_import import run_import
 
 # -- the thin schema module a process would write ------------------------------------------------
 
@@ -62,6 +69,8 @@ class TicketQuery(NodeQuery):
 @strawberry.type(description="What the tests' ticket schema changes.")
 class TicketMutation:
     transition_kernel_ticket = transition_field(TICKET, KernelTicketNode)
+    create_kernel_ticket = create_field(TICKET, KernelTicketNode)
+    update_kernel_ticket = update_field(TICKET, KernelTicketNode)
 
 
 def ticket_schema() -> strawberry.Schema:
@@ -399,3 +408,124 @@ def test_transition_mutation(tickets_api: Api, store: Store) -> None:
     other = tickets_api.ok(TRANSITION, {"input": {"id": ci_id, "state": "OPEN"}})
     [error] = other["transitionKernelTicket"]["userErrors"]
     assert (error["code"], error["field"]) == ("WRONG_TYPE", ["input", "id"])
+
+
+CREATE = """mutation($input: CreateKernelTicketInput!) {
+  createKernelTicket(input: $input) {
+    kernelTicket { id number title urgency state version }
+    userErrors { code field message } } }"""
+UPDATE = """mutation($input: UpdateKernelTicketInput!) {
+  updateKernelTicket(input: $input) {
+    kernelTicket { id title urgency version }
+    userErrors { code field message } } }"""
+
+
+def concerned(store: Store, ticket_id: str) -> list[str]:
+    return store.read(
+        lambda tx: [
+            r["name"]
+            for r in tx.run(
+                "MATCH (:KernelTicket {id: $id})-->(c:CI) RETURN c.name AS name ORDER BY name",
+                id=ticket_id,
+            )
+        ]
+    )
+
+
+def tickets_stored(store: Store) -> int:
+    return store.read(
+        lambda tx: tx.run("MATCH (n:KernelTicket) RETURN count(n) AS n").single(strict=True)["n"]
+    )
+
+
+def test_create_and_update_mutations_from_the_declaration(
+    api: Api, tickets_api: Api, store: Store
+) -> None:
+    made = run_import(
+        api,
+        "test",
+        [
+            {"key": "db", "ciClass": "Database", "name": "orders-db"},
+            {"key": "app", "ciClass": "Application", "name": "shop-app"},
+            {"key": "svc", "ciClass": "Service", "name": "online shop"},
+        ],
+    )["items"]
+    db, app, svc = (i["ciId"] for i in made)
+
+    def create(**given: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = tickets_api.ok(CREATE, {"input": given})["createKernelTicket"]
+        return answer
+
+    # Refusals name the field and write nothing, the links of a refused create included.
+    for given, expected in [
+        ({"title": "  ", "cis": [db]}, ("REQUIRED", ["input", "title"])),
+        ({"title": "x" * 201}, ("TOO_LONG", ["input", "title"])),
+        ({"title": "t", "cis": [db, to_global_id("CI", "gone")]}, ("NOT_FOUND", ["input", "cis"])),
+        (
+            {"title": "t", "cis": [to_global_id("KernelTicket", "x")]},
+            ("WRONG_TYPE", ["input", "cis"]),
+        ),
+        ({"title": "t", "service": db}, ("WRONG_TYPE", ["input", "service"])),
+    ]:
+        refused = create(**given)
+        assert refused["kernelTicket"] is None
+        assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [expected], given
+    assert tickets_stored(store) == 0
+    missing = tickets_api.post(CREATE, {"input": {"urgency": "HIGH"}}).json()
+    assert "title" in missing["errors"][0]["message"]  # a required field is non-null in GraphQL
+
+    created = create(title=" vpn down ", urgency="HIGH", cis=[db, app], service=svc)
+    ticket = created["kernelTicket"]
+    assert created["userErrors"] == []
+    assert (ticket["title"], ticket["urgency"], ticket["state"], ticket["version"]) == (
+        "vpn down",
+        "HIGH",
+        "NEW",
+        1,
+    )
+    assert ticket["number"].startswith("KT")
+    stored_id = ticket["id"]
+    rid = record_id(stored_id, "KernelTicket")
+    assert concerned(store, rid) == ["online shop", "orders-db", "shop-app"]
+
+    def update(**given: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = tickets_api.ok(UPDATE, {"input": {"id": stored_id, **given}})[
+            "updateKernelTicket"
+        ]
+        return answer
+
+    # Only what is given changes; a given link set replaces the old one.
+    changed = update(version=1, urgency="LOW", cis=[app])
+    assert changed["kernelTicket"] == {
+        "id": stored_id,
+        "title": "vpn down",
+        "urgency": "LOW",
+        "version": 2,
+    }
+    assert concerned(store, rid) == ["online shop", "shop-app"]
+    stale = update(version=1, title="other")
+    assert [(e["code"], e["field"]) for e in stale["userErrors"]] == [
+        ("CONFLICT", ["input", "version"])
+    ]
+    half = update(title="new title", cis=[app, to_global_id("CI", "gone")])
+    assert half["userErrors"][0]["field"] == ["input", "cis"]
+    relinked = update(cis=[])  # links alone make a new version too
+    assert relinked["kernelTicket"]["version"] == 3
+    assert relinked["kernelTicket"]["title"] == "vpn down"  # the refused update wrote nothing
+    assert concerned(store, rid) == ["online shop"]
+    # The state is no input field: it changes by transition only.
+    bad = tickets_api.post(UPDATE, {"input": {"id": stored_id, "state": "CLOSED"}}).json()
+    assert "state" in bad["errors"][0]["message"]
+    actions = store.read(
+        lambda tx: [
+            r["action"]
+            for r in tx.run(
+                "MATCH (a:AuditEntry {recordId: $id}) RETURN a.action AS action "
+                "ORDER BY a.at, a.action",
+                id=rid,
+            )
+        ]
+    )
+    assert sorted(actions) == sorted(
+        ["create", "relate", "relate", "relate", "update", "unrelate", "unrelate"]
+    )

@@ -94,10 +94,10 @@ def _catalog_item(row: dict[str, Any]) -> CatalogItem:
         service=ConfigurationItem.from_props(service) if service else None,
         agreements=[
             CatalogAgreement(
-                sla=SLANode.from_props(sla),
-                customers=[CustomerNode.from_props(c) for c in sla["customers"]],
+                sla=SLANode.from_props(agreement["sla"]),
+                customers=[CustomerNode.from_props(c) for c in agreement["customers"]],
             )
-            for sla in row["slas"]
+            for agreement in row["slas"]
         ],
     )
 

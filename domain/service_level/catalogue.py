@@ -51,8 +51,8 @@ CatalogueSearch = cypher.CataloguePage
 def service_catalog(
     store: Store, actor: Actor, search: CatalogueSearch
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Entries by name, each {entry, service, slas: [active SLA with its customers]}, and how
-    many match (when asked)."""
+    """Entries by name, each {entry, service, slas: [{sla, customers}]} (the active SLAs
+    covering the Service, each with its Customers), and how many match (when asked)."""
     actor.require(Permission.READ)
     if search.statuses is not None and not search.statuses:
         raise ValidationFailed("filter.status", "empty", "give at least one status to match")

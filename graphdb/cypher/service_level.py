@@ -122,7 +122,7 @@ class CataloguePage:
 _ACTIVE_SLAS = (
     "COLLECT { MATCH (sla:SLA {state: 'active'})-[:COVERS]->(s) "
     "WITH sla ORDER BY sla.name, sla.id "
-    f"RETURN {records.view(SLA, 'sla')} {{.*, customers: COLLECT {{ "
+    f"RETURN {{sla: {records.view(SLA, 'sla')}, customers: COLLECT {{ "
     "MATCH (sla)-[:AGREED_WITH]->(c:Customer) WITH c ORDER BY c.name, c.id "
     f"RETURN {records.view(CUSTOMER, 'c')} }} }} }}"
 )
@@ -131,7 +131,7 @@ _ACTIVE_SLAS = (
 def catalogue(
     tx: ManagedTransaction, query: CataloguePage
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """The page, each row {entry, service, slas: [sla with customers]}, in one query; and how
+    """The page, each row {entry, service, slas: [{sla, customers}]}, in one query; and how
     many entries match the filters when asked."""
     where: list[str] = []
     params: dict[str, Any] = {"limit": query.limit}

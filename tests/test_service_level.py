@@ -4,6 +4,8 @@ field and writes nothing; the Service Catalog with its filters and pages."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -289,6 +291,24 @@ def test_a_service_has_one_catalogue_entry_that_is_not_retired(
         ("Online Shop 2027", "PIPELINE"),
         ("Payments", "PIPELINE"),
     ]
+
+
+def test_two_entries_written_at_once_for_one_service_cannot_both_pass(
+    api: Api, manager: Api, store: Store
+) -> None:
+    svc = services(api, *(f"service-{i}" for i in range(4)))
+    for service in svc.values():
+        barrier = threading.Barrier(2)
+
+        def create(name: str, service: str = service, barrier: threading.Barrier = barrier) -> Any:
+            barrier.wait()
+            return write(manager, "create", "CatalogEntry", {"name": name, "service": service})
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(create, ["first", "second"]))
+        codes = sorted(e["code"] for a in answers for e in a["userErrors"])
+        assert codes == ["DUPLICATE"], answers
+    assert count(store, "CatalogEntry") == len(svc)
 
 
 def test_agreements_link_services_customers_slas_and_teams(

@@ -27,6 +27,7 @@ from schema.records import SortDirection, values_enum
 # there; mypy sees them as those StrEnums, whose member names and values the GraphQL enums keep.
 if TYPE_CHECKING:
     from core.record_types import Criticality, Lifecycle
+    from schema.service_level import CatalogEntryNode
 else:
     Lifecycle = values_enum(record_types.Lifecycle)
     Criticality = values_enum(record_types.Criticality)
@@ -138,7 +139,7 @@ _ALWAYS_READ = ("id", "name", "ciClass", "lifecycle", "version")
 _STORED_AS_IS = frozenset(
     {"number", "criticality", "owner", "description", "blastRadius", "createdAt", "updatedAt"}
 )
-_NO_PROPERTIES = {"__typename", "relationships", "history"}  # these read by id, through loaders
+_NO_PROPERTIES = {"__typename", "relationships", "history", "catalogEntry"}  # read by id, loaded
 
 DEFAULT_RELATIONSHIPS_PAGE = 100
 HISTORY_LIMIT = 100
@@ -263,6 +264,21 @@ class ConfigurationItem(Node):
     async def history(self, info: Info) -> list[AuditEntry]:
         rows = await info.context.loaders.history.load(self.stored_id)
         return [AuditEntry.from_props(history_entry(r)) for r in rows]
+
+    @strawberry.field(
+        description="For a Service: its Service Catalog entry that is not retired; null when it "
+        "has none, and for CIs of other classes."
+    )
+    async def catalog_entry(
+        self, info: Info
+    ) -> Annotated[CatalogEntryNode, strawberry.lazy("schema.service_level")] | None:
+        # Imported here: the catalogue's types refer to CIs, and CIs to the catalogue.
+        from schema.service_level import CatalogEntryNode, catalog_entry_of
+
+        if self.ci_class != "Service":
+            return None
+        found = await catalog_entry_of(info, self.stored_id)
+        return CatalogEntryNode.from_props(found) if found else None
 
 
 @strawberry.input(description="How to sort CIs.")

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import strawberry
 
 from core.ids import record_id
+from core.record_types import CI
 from core.records import Direction, RecordType
 from core.service_level import CATALOG_ENTRY, CUSTOMER, OLA, PERSON, SLA, TEAM
 from schema.cmdb import ConfigurationItem
@@ -63,6 +64,14 @@ async def _services(
     for row in rows:
         info.context.loaders.ci.prime(row["id"], row)
     return [ConfigurationItem.from_props(r) for r in rows]
+
+
+async def catalog_entry_of(info: Info, service_id: str) -> dict[str, Any] | None:
+    """A Service's catalogue entry that is not retired (there is at most one), read for every
+    Service of a page at once."""
+    loader = info.context.loaders.linked(CI, "DESCRIBES", Direction.IN, CATALOG_ENTRY.label)
+    entries: list[dict[str, Any]] = await loader.load(service_id)
+    return next((e for e in entries if e.get("status") != "retired"), None)
 
 
 @strawberry.type(name="Customer", description=CUSTOMER.description)

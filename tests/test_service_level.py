@@ -642,3 +642,15 @@ def test_the_demo_estate_lists_its_catalogue_with_slas_and_customers(
         "Payments Engineering",
         "Web Operations",
     ]
+
+
+def test_a_service_shows_its_catalogue_entry(api: Api, manager: Api) -> None:
+    svc = services(api, "Online Shop")
+    old = made(manager, "CatalogEntry", name="Shop 2026", service=svc["Online Shop"])
+    step(manager, "CatalogEntry", old, "RETIRED")
+    new = made(manager, "CatalogEntry", name="Shop 2027", service=svc["Online Shop"])
+    app = run_import(api, "test", [{"key": "a", "ciClass": "Application", "name": "shop-app"}])
+    query = "query($id: ID!) { ci(id: $id) { name catalogEntry { id name status } } }"
+    shown = api.ok(query, {"id": svc["Online Shop"]})["ci"]["catalogEntry"]
+    assert shown == {"id": new["id"], "name": "Shop 2027", "status": "PIPELINE"}
+    assert api.ok(query, {"id": app["items"][0]["ciId"]})["ci"]["catalogEntry"] is None

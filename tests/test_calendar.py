@@ -310,6 +310,37 @@ def test_half_hour_daylight_saving_on_lord_howe() -> None:
     )
 
 
+def test_a_working_half_hour_that_lord_howe_skips_never_counts() -> None:
+    # 4 October 2026: 02:00 standard time (+10:30, 15:30 UTC) becomes 02:30 summer time (+11)
+    calendar = office(
+        timezone="Australia/Lord_Howe",
+        hours=["sun 02:00-02:30", "sun 02:45-03:00"],
+        holiday_country=None,
+    )
+    sunday = datetime(2026, 10, 4, tzinfo=LORD_HOWE)
+    assert calendar.business_time(sunday, sunday + timedelta(days=1)) == timedelta(minutes=15)
+    assert calendar.add_business_time(sunday, timedelta(minutes=15)) == datetime(
+        2026, 10, 3, 16, tzinfo=UTC
+    )
+    # 5 April 2026: 02:00 summer time becomes 01:30 standard time, so 01:30-02:00 happens twice
+    calendar = office(
+        timezone="Australia/Lord_Howe", hours=["sun 01:00-03:00"], holiday_country=None
+    )
+    sunday = datetime(2026, 4, 5, tzinfo=LORD_HOWE)
+    assert calendar.business_time(sunday, sunday + timedelta(days=1)) == timedelta(
+        hours=2, minutes=30
+    )
+
+
+def test_an_instant_at_the_end_of_working_hours_is_outside_them() -> None:
+    calendar = office()
+    assert calendar.is_business_instant(berlin(2026, 3, 9, 8))
+    assert calendar.is_business_instant(berlin(2026, 3, 9, 16, 59, 59))
+    assert not calendar.is_business_instant(berlin(2026, 3, 9, 17))
+    assert not calendar.is_business_instant(berlin(2026, 3, 9, 7, 59))
+    assert not calendar.is_business_instant(berlin(2026, 3, 7, 10))  # a Saturday
+
+
 def test_a_new_york_office_across_its_spring_forward_weekend() -> None:
     calendar = office(timezone="America/New_York", holiday_country="US")
     friday_noon = datetime(2026, 3, 6, 12, tzinfo=NEW_YORK)

@@ -16,6 +16,7 @@ from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
+from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.nodes import NodeQuery
 from schema.errors import (
@@ -30,7 +31,7 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, AccessQuery):
+class Query(NodeQuery, CMDBQuery, AgreementTermsQuery, AccessQuery):
     pass
 
 
@@ -38,7 +39,7 @@ class Query(NodeQuery, CMDBQuery, AccessQuery):
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation):
+class Mutation(CMDBMutation, AgreementTermsMutation):
     pass
 
 

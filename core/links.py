@@ -81,7 +81,6 @@ register(
     _l("AGREED_WITH", "SLA", "Customer", "the customers an SLA is agreed with"),
     _l("SUPPORTS", "OLA", "SLA", "the SLA an OLA underpins"),
     _l("PROVIDED_BY", "OLA", "Team", "the team that delivers an OLA"),
-    _l("ESCALATES_TO", "SLA OLA", "Team Person", "a level of the escalation path"),
     _l("HAS_TERMS", "SLA OLA", "AgreementTerms", "every version of an agreement's terms"),
     _l("ESCALATES_AT", "AgreementTerms", "EscalationLevel", "the levels of an escalation path"),
     _l("NOTIFIES", "EscalationLevel", "Person Team", "whom an escalation level notifies"),

@@ -113,4 +113,7 @@ declare(
     _plain("ApiToken", None, "Access", "An API token, stored as a digest."),
 )
 
+# Declared in their process's module, imported here so that every record type is registered.
+import core.agreement_terms  # noqa: E402, F401
+
 __all__ = ["CI", "RECORD_TYPES", "Criticality", "Lifecycle"]

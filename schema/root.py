@@ -16,6 +16,7 @@ from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
+from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
@@ -31,7 +32,7 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, AccessQuery):
+class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, AgreementTermsQuery, AccessQuery):
     pass
 
 
@@ -39,7 +40,7 @@ class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, AccessQuery):
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation, ServiceLevelMutation):
+class Mutation(CMDBMutation, ServiceLevelMutation, AgreementTermsMutation):
     pass
 
 

@@ -14,7 +14,7 @@ import strawberry
 from core.access import Permission
 from core.records import RecordType
 from core.service_level import CATALOG_ENTRY, CUSTOMER, OLA, PERSON, SLA, TEAM
-from domain.service_level import catalogue, parties
+from domain.service_level import agreements, catalogue, parties
 from domain.service_level.agreements import OLA_RULES, SLA_RULES
 from domain.service_level.catalogue import CATALOGUE_RULES
 from domain.service_level.parties import CUSTOMER_RULES, PERSON_RULES, TEAM_RULES
@@ -174,8 +174,12 @@ _create_person, _update_person, _transition_person = _writes(PERSON, PersonNode,
 _create_entry, _update_entry, _transition_entry = _writes(
     CATALOG_ENTRY, CatalogEntryNode, CATALOGUE_RULES
 )
-_create_sla, _update_sla, _transition_sla = _writes(SLA, SLANode, SLA_RULES)
-_create_ola, _update_ola, _transition_ola = _writes(OLA, OLANode, OLA_RULES)
+_create_sla, _update_sla, _transition_sla = _writes(
+    SLA, SLANode, SLA_RULES, agreements.transition_agreement
+)
+_create_ola, _update_ola, _transition_ola = _writes(
+    OLA, OLANode, OLA_RULES, agreements.transition_agreement
+)
 
 
 @strawberry.type(description="Service Level Management's changes; each needs the manager role.")

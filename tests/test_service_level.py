@@ -654,3 +654,26 @@ def test_a_service_shows_its_catalogue_entry(api: Api, manager: Api) -> None:
     shown = api.ok(query, {"id": svc["Online Shop"]})["ci"]["catalogEntry"]
     assert shown == {"id": new["id"], "name": "Shop 2027", "status": "PIPELINE"}
     assert api.ok(query, {"id": app["items"][0]["ciId"]})["ci"]["catalogEntry"] is None
+
+
+def test_an_agreement_naming_a_retired_party_does_not_come_into_force(
+    api: Api, manager: Api, store: Store
+) -> None:
+    svc = services(api, "Mail")
+    office = made(manager, "Customer", name="Head Office")
+    draft = made(
+        manager, "SLA", name="Mail Silver", services=[svc["Mail"]], customers=[office["id"]]
+    )
+    # A draft governs nothing, so its customer may be retired ...
+    assert step(manager, "Customer", office, "RETIRED")["customer"]["state"] == "RETIRED"
+    # ... and then the draft cannot be activated until it names a customer in use.
+    blocked = step(manager, "SLA", draft, "ACTIVE")
+    assert refused(blocked) == [("NAMES_RETIRED", ["input", "state"])]
+    assert "Head Office" in blocked["userErrors"][0]["message"]
+    retail = made(manager, "Customer", name="Retail Division")
+    write(manager, "update", "SLA", {"id": draft["id"], "customers": [retail["id"]]})
+    assert step(manager, "SLA", draft, "ACTIVE")["sla"]["state"] == "ACTIVE"
+    team = made(manager, "Team", name="Mail Team")
+    ola = made(manager, "OLA", name="Mail Team for mail", slas=[draft["id"]], team=team["id"])
+    step(manager, "Team", team, "RETIRED")
+    assert refused(step(manager, "OLA", ola, "ACTIVE")) == [("NAMES_RETIRED", ["input", "state"])]

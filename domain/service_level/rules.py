@@ -32,6 +32,11 @@ def _is_retired(record: RecordType, props: Mapping[str, Any]) -> bool:
     return record.states is not None and props.get(record.states.property) == "retired"
 
 
+def is_retired(props: Mapping[str, Any]) -> bool:
+    """A record or a CI as read is retired: by its state machine's property, or its lifecycle."""
+    return "retired" in (props.get("state"), props.get("status"), props.get("lifecycle"))
+
+
 def no_new_links_with_retired(uow: UnitOfWork, record: RecordType, row: dict[str, Any]) -> None:
     """Refuse links this transaction made from a retired record, or to a retired one."""
     for link in record.link_fields:

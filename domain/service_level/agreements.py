@@ -4,16 +4,13 @@ their own (`domain.service_level.terms`); only an active agreement governs anyth
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from core.access import Actor, Permission
 from core.errors import ValidationFailed
 from core.records import RecordType
-from domain import records
-from domain.service_level.rules import Rules, is_retired
+from domain.service_level.rules import Rules, is_retired, transition_with
 from graphdb.cypher import service_level as cypher
-from graphdb.write_path import Store, UnitOfWork
+from graphdb.write_path import UnitOfWork
 
 # Beyond what every Service Level Management record obeys (`rules`): nothing retired gains links,
 # so a retired Customer is agreed no new SLA and a retired Team delivers no new OLA.
@@ -38,31 +35,12 @@ def _nothing_it_names_is_retired(uow: UnitOfWork, record: RecordType, row: dict[
             )
 
 
-def transition_agreement(
-    store: Store,
-    actor: Actor,
-    record: RecordType,
-    record_id: str,
-    target: str,
-    *,
-    version: int | None,
-    changes: Mapping[str, Any],
-    permission: Permission = Permission.MANAGE_SERVICE_LEVELS,
-) -> dict[str, Any]:
-    """An SLA's or OLA's step; activating is refused while it names anything retired."""
+def _in_force_names_nothing_retired(
+    uow: UnitOfWork, record: RecordType, target: str, row: dict[str, Any]
+) -> None:
+    if target == "active":
+        _nothing_it_names_is_retired(uow, record, row)
 
-    def check(uow: UnitOfWork, row: dict[str, Any]) -> None:
-        if target == "active":
-            _nothing_it_names_is_retired(uow, record, row)
 
-    return records.transition(
-        store,
-        actor,
-        record,
-        record_id,
-        target,
-        version=version,
-        changes=changes,
-        permission=permission,
-        also=check,
-    )
+# An SLA's or OLA's step; activating is refused while it names anything retired.
+transition_agreement = transition_with(_in_force_names_nothing_retired)

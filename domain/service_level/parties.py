@@ -10,13 +10,11 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from core.access import Actor, Permission
 from core.errors import ValidationFailed
 from core.records import RecordType
-from domain import records
-from domain.service_level.rules import Rules
+from domain.service_level.rules import Rules, transition_with
 from graphdb.cypher import service_level as cypher
-from graphdb.write_path import Store, UnitOfWork
+from graphdb.write_path import UnitOfWork
 
 # Local receivers (a test's webhook server, a developer's) may be plain http; nothing else.
 _PLAIN_HTTP_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -76,8 +74,8 @@ TEAM_RULES = Rules(values=_contact)
 PERSON_RULES = Rules(values=_contact)
 
 
-def _no_active_slas(uow: UnitOfWork, row: dict[str, Any]) -> None:
-    if row.get("state") != "retired":
+def _no_active_slas(uow: UnitOfWork, record: RecordType, target: str, row: dict[str, Any]) -> None:
+    if target != "retired":
         return
     active = cypher.active_slas_with(uow.tx, row["id"])
     if active:
@@ -90,26 +88,5 @@ def _no_active_slas(uow: UnitOfWork, row: dict[str, Any]) -> None:
         )
 
 
-def transition_customer(
-    store: Store,
-    actor: Actor,
-    record: RecordType,
-    record_id: str,
-    target: str,
-    *,
-    version: int | None,
-    changes: Mapping[str, Any],
-    permission: Permission = Permission.MANAGE_SERVICE_LEVELS,
-) -> dict[str, Any]:
-    """A customer's step (retire), refused while SLAs agreed with it are active."""
-    return records.transition(
-        store,
-        actor,
-        record,
-        record_id,
-        target,
-        version=version,
-        changes=changes,
-        permission=permission,
-        also=_no_active_slas,
-    )
+# A customer's step (retire), refused while SLAs agreed with it are active.
+transition_customer = transition_with(_no_active_slas)

@@ -144,3 +144,38 @@ def linked(
     """For each record id, the records its `rel_type` links join it to, by name."""
     actor.require(Permission.READ)
     return store.read(lambda tx: cypher.linked(tx, record.label, ids, rel_type, direction, other))
+
+
+# A rule on a record's step, inside the transaction, after the step: (uow, record type, the
+# state it went to, the record as it is now); it raises to refuse.
+StepRule = Callable[[UnitOfWork, RecordType, str, dict[str, Any]], None]
+
+
+def transition_with(rule: StepRule) -> Callable[..., dict[str, Any]]:
+    """A `transition=` function for the kernel's transition mutation that also checks `rule`,
+    for what a guard cannot see (other records)."""
+
+    def transition(
+        store: Store,
+        actor: Actor,
+        record: RecordType,
+        record_id: str,
+        target: str,
+        *,
+        version: int | None,
+        changes: Mapping[str, Any],
+        permission: Permission = Permission.MANAGE_SERVICE_LEVELS,
+    ) -> dict[str, Any]:
+        return records.transition(
+            store,
+            actor,
+            record,
+            record_id,
+            target,
+            version=version,
+            changes=changes,
+            permission=permission,
+            also=lambda uow, row: rule(uow, record, target, row),
+        )
+
+    return transition

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -23,6 +23,7 @@ class Loaders:
         )
         self.history = DataLoader[str, list[dict[str, Any]]](load_fn=self._load_history)
         self._records: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
+        self._keyed: dict[str, DataLoader[str, Any]] = {}
 
     def record(self, record: RecordType) -> DataLoader[str, dict[str, Any] | None]:
         """The loader of one declared record type, made when a request first needs it."""
@@ -35,6 +36,16 @@ class Loaders:
                 return [found.get(i) for i in ids]
 
             loader = self._records[record.label] = DataLoader(load_fn=load)
+        return loader
+
+    def keyed(
+        self, name: str, load: Callable[[Sequence[str]], Awaitable[list[Any]]]
+    ) -> DataLoader[str, Any]:
+        """A process's own loader (an article's revisions by article id), made when a request
+        first needs it: `load` answers one value per key, in order."""
+        loader = self._keyed.get(name)
+        if loader is None:
+            loader = self._keyed[name] = DataLoader(load_fn=load)
         return loader
 
     async def _load_cis(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:

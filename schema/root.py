@@ -17,6 +17,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from schema.errors import (
     HttpStatusFromErrors,
@@ -30,7 +31,7 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, AccessQuery):
+class Query(NodeQuery, CMDBQuery, KnowledgeQuery, AccessQuery):
     pass
 
 
@@ -38,7 +39,7 @@ class Query(NodeQuery, CMDBQuery, AccessQuery):
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation):
+class Mutation(CMDBMutation, KnowledgeMutation):
     pass
 
 

@@ -35,7 +35,7 @@ PUBLISHED_ARTICLES = Scope(
     shown={name: _published(name) for name in _CONTENT},
     text_source=(
         "CALL db.index.fulltext.queryNodes($revisionIndex, $text) YIELD node AS r "
-        f"MATCH (n:{_ARTICLE} {{id: r.articleId}}) WHERE n.revision = r.revision"
+        f"MATCH (r)-[:REVISION_OF]->(n:{_ARTICLE}) WHERE n.revision = r.revision"
     ),
 )
 
@@ -109,7 +109,8 @@ def search(
         params["index"] = ARTICLE_REVISION.fulltext_index
         source = (
             "CALL db.index.fulltext.queryNodes($index, $text) YIELD node, score "
-            f"MATCH (a:{_ARTICLE} {{id: node.articleId}}) "
+            # From each revision hit along its one relationship: cheaper than an index seek.
+            f"MATCH (node)-[:REVISION_OF]->(a:{_ARTICLE}) "
             "WHERE a.revision = node.revision AND a.state <> $retiredState "
             "WITH a, node AS c, score "
         )

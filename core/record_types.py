@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 
-from core import knowledge  # noqa: F401 - declares the knowledge base's record types
-from core import service_level  # noqa: F401 (declares Service Level Management's records)
+from core import (
+    knowledge,  # noqa: F401 - declares the knowledge base's record types
+    service_level,  # noqa: F401 (declares Service Level Management's records)
+)
 from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare, describe
 
 

@@ -53,7 +53,6 @@ Creator = Callable[..., dict[str, Any]]
 
 # A process's domain function that writes a record, called as the kernel's own in
 # `domain.records` (create, update, transition) is.
-Creator = Callable[..., dict[str, Any]]
 
 
 def connection_field(

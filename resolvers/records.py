@@ -48,11 +48,9 @@ from schema.records import (
 DEFAULT_PAGE = 50
 
 FromProps = Callable[[dict[str, Any]], Any]
-# A process's domain function that writes a record, called as domain.records' own is.
-Creator = Callable[..., dict[str, Any]]
-
 # A process's domain function that writes a record, called as the kernel's own in
 # `domain.records` (create, update, transition) is.
+Creator = Callable[..., dict[str, Any]]
 
 
 def connection_field(

@@ -162,6 +162,11 @@ def test_sending_back_needs_a_reason(api: Api, reviewer: Api) -> None:
     )
 
 
+REVISIONS = """query($id: ID!) { knowledgeArticle(id: $id) {
+  revisions { totalCount edges { node { id revision title body publishedBy { name } } } } } }"""
+NODE = """query($id: ID!) { node(id: $id) { ... on ArticleRevision { revision title } } }"""
+
+
 def test_viewers_read_published_articles_only(
     api: Api, reviewer: Api, viewer: Api, store: Store
 ) -> None:
@@ -177,9 +182,15 @@ def test_viewers_read_published_articles_only(
     listed = viewer.ok(LIST)["knowledgeArticles"]
     assert listed["totalCount"] == 1 and listed["edges"][0]["node"]["id"] == published["id"]
 
+    revisions = viewer.ok(REVISIONS, {"id": published["id"]})["knowledgeArticle"]["revisions"]
+    revision_id = revisions["edges"][0]["node"]["id"]
+    assert viewer.ok(NODE, {"id": revision_id})["node"] == {"revision": 1, "title": "Printer jams"}
+
     retired = step(api, published, "RETIRED")
     assert retired["state"] == "RETIRED"
     assert one(viewer, published) == (None, None)
+    assert viewer.ok(NODE, {"id": revision_id})["node"] is None
+    assert api.ok(NODE, {"id": revision_id})["node"] == {"revision": 1, "title": "Printer jams"}
     assert search(viewer, "printer")["edges"] == []
     assert one(api, published)[0]["state"] == "RETIRED"  # type: ignore[index]
     # Nothing is deleted, and a retired article is not edited any more.
@@ -192,8 +203,6 @@ def test_viewers_read_published_articles_only(
     assert stored_articles(store) == 2
 
 
-REVISIONS = """query($id: ID!) { knowledgeArticle(id: $id) {
-  revisions { totalCount edges { node { revision title body publishedBy { name } } } } } }"""
 REVISION = """query($id: ID!, $n: Int!) {
   articleRevision(articleId: $id, revision: $n) { revision title body bodyHtml article { id } } }"""
 

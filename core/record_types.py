@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import enum
 
-from core import knowledge  # noqa: F401 - declares the knowledge base's record types
+from core import (
+    knowledge,  # noqa: F401 - declares the knowledge base's record types
+    service_level,  # noqa: F401 (declares Service Level Management's records)
+)
 from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare, describe
 
 
@@ -97,12 +100,6 @@ def _plain(label: str, prefix: str | None, process: str, description: str) -> Re
 
 declare(
     CI,
-    _plain("CatalogEntry", "SC", "Service Level Management", "A Service Catalog entry."),
-    _plain("SLA", "SLA", "Service Level Management", "A service level agreement."),
-    _plain("OLA", "OLA", "Service Level Management", "An operational level agreement."),
-    _plain("Team", None, "Service Level Management", "A team that supports services."),
-    _plain("Person", None, "Service Level Management", "Someone who is notified or works."),
-    _plain("Customer", None, "Service Level Management", "Who a service is agreed with."),
     _plain("Threshold", None, "Availability Management", "A limit from an agreement."),
     _plain("Outage", None, "Availability Management", "A period a CI was down or degraded."),
     _plain("Event", "EVT", "Event Management", "What monitoring sent."),
@@ -117,5 +114,8 @@ declare(
     _plain("AuditEntry", None, "Audit", "Who changed what and when."),
     _plain("ApiToken", None, "Access", "An API token, stored as a digest."),
 )
+
+# Declared in their process's module, imported here so that every record type is registered.
+import core.agreement_terms  # noqa: E402, F401
 
 __all__ = ["CI", "RECORD_TYPES", "Criticality", "Lifecycle"]

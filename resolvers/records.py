@@ -48,7 +48,8 @@ from schema.records import (
 DEFAULT_PAGE = 50
 
 FromProps = Callable[[dict[str, Any]], Any]
-# A process's domain function that writes a record, called as domain.records' own is.
+# A process's domain function that writes a record, called as the kernel's own in
+# `domain.records` (create, update, transition) is.
 Creator = Callable[..., dict[str, Any]]
 
 

@@ -104,7 +104,7 @@ class KnowledgeArticleNode(Node):
 
     @strawberry.field(description="The CIs and services it is about, by name.")
     async def cis(self, info: Info) -> list[ConfigurationItem]:
-        loader = info.context.loaders.keyed("knowledge.cis", lambda ids: _load_cis(info, ids))
+        loader = info.context.loaders.keyed("knowledge.cis", lambda _, ids: _load_cis(info, ids))
         return [ConfigurationItem.from_props(p) for p in await loader.load(self.props["id"])]
 
     @strawberry.field(
@@ -128,7 +128,7 @@ class KnowledgeArticleNode(Node):
             key_size=1,
         )
         loader = info.context.loaders.keyed(
-            "knowledge.revisions", lambda ids: _load_revisions(info, ids)
+            "knowledge.revisions", lambda _, ids: _load_revisions(info, ids)
         )
         rows = await loader.load(self.props["id"])
         # Newest first: the key is the negated number, so the sort is ascending as paging needs.

@@ -16,9 +16,11 @@ from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
+from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
+from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from schema.errors import (
     HttpStatusFromErrors,
     MaskInternalErrors,
@@ -31,7 +33,9 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, KnowledgeQuery, AccessQuery):
+class Query(
+    NodeQuery, CMDBQuery, ServiceLevelQuery, AgreementTermsQuery, KnowledgeQuery, AccessQuery
+):
     pass
 
 
@@ -39,7 +43,7 @@ class Query(NodeQuery, CMDBQuery, KnowledgeQuery, AccessQuery):
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation, KnowledgeMutation):
+class Mutation(CMDBMutation, ServiceLevelMutation, AgreementTermsMutation, KnowledgeMutation):
     pass
 
 

@@ -1,0 +1,1 @@
+"""Service level management: business calendars, agreements and the service catalogue."""

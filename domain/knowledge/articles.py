@@ -227,11 +227,3 @@ def revision(store: Store, actor: Actor, article_id: str, number: int) -> dict[s
     """One published revision of an article, by its number."""
     revisions = revisions_of(store, actor, [article_id])[article_id]
     return next((r for r in revisions if r["revision"] == number), None)
-
-
-def concerned_cis(
-    store: Store, actor: Actor, article_ids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The CIs each article is about (the articles the actor may see)."""
-    actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.concerned_cis(tx, article_ids))

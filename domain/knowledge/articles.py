@@ -10,8 +10,9 @@
   admin (the guard `knowledge_publisher_not_author`). Sending back needs a reason.
 * Every publish stores the next `ArticleRevision` (number, kind, title, body, keywords, who, when)
   in the same transaction; revisions are never changed.
-* Editing the content of a published article starts a new draft (the `revise` transition, in the
-  same transaction); the published revision stays what readers see until the next publish.
+* An edit that leaves a published article's content other than its last published revision's
+  starts a new draft (the `revise` transition, in the same transaction); the published revision
+  stays what readers see until the next publish.
   A retired article is not edited.
 """
 
@@ -123,7 +124,6 @@ def update_article(
     permission: Permission = Permission.WORK_RECORDS,
 ) -> dict[str, Any]:
     """Change an article; new content for a published one starts its next draft."""
-    content = any(name in values for name in CONTENT)
 
     def follow(uow: UnitOfWork, updated: dict[str, Any]) -> None:
         state = updated.get("state")
@@ -131,8 +131,12 @@ def update_article(
             raise ValidationFailed(
                 "id", "retired", f"{updated.get('number')} is retired; it is no longer edited"
             )
-        if content and state == ArticleState.PUBLISHED:
-            uow.transition(record.label, record_id, ArticleState.DRAFT.value, expected_version=None)
+        if state == ArticleState.PUBLISHED:
+            published = cypher.revision_content(uow.tx, record_id, int(updated["revision"]))
+            if any(updated.get(name) != published.get(name) for name in CONTENT):
+                uow.transition(
+                    record.label, record_id, ArticleState.DRAFT.value, expected_version=None
+                )
 
     return records.update(
         store,

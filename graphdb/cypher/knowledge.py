@@ -62,6 +62,17 @@ def revisions_of(
     return found
 
 
+def revision_content(tx: ManagedTransaction, article_id: str, number: int) -> dict[str, Any]:
+    """What one revision of an article says (empty when there is no such revision)."""
+    found = tx.run(
+        f"MATCH (r:{_REVISION} {{articleId: $id}}) WHERE r.revision = $number "
+        f"RETURN r {{{', '.join('.' + name for name in _CONTENT)}}} AS r",
+        id=article_id,
+        number=number,
+    ).single()
+    return dict(found["r"]) if found else {}
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """One page of a ranked knowledge search: by score, best first, ties by id; the cursor is

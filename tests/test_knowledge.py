@@ -172,6 +172,9 @@ def test_viewers_read_published_articles_only(
 ) -> None:
     draft = create(api, title="Draft about printers", body="printer secrets")
     assert one(viewer, draft) == (None, None)
+    by_number = "query($n: String!) { knowledgeArticle(number: $n) { title } }"
+    assert viewer.ok(by_number, {"n": draft["number"]})["knowledgeArticle"] is None
+    assert api.ok(by_number, {"n": draft["number"]})["knowledgeArticle"] is not None
     assert one(api, draft)[1] == {"title": "Draft about printers"}
     assert viewer.ok(LIST)["knowledgeArticles"] == {"totalCount": 0, "edges": []}
     assert search(viewer, "printer")["edges"] == []

@@ -313,3 +313,49 @@ class SetAgreementTermsPayload(MutationPayload):
         description="Whether a new version was written: false when the terms given equal the "
         "current ones (nothing was written) or the input was refused.",
     )
+
+
+# -- an agreement's terms, as fields of the SLA and OLA types -----------------------------------
+
+
+def _by_label(keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for label, agreement_id in keys:
+        grouped.setdefault(label, []).append(agreement_id)
+    return grouped
+
+
+async def _current_loader(
+    ctx: Context, keys: Sequence[tuple[str, str]]
+) -> list[dict[str, Any] | None]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for label, ids in _by_label(keys).items():
+        rows = await ctx.run(terms.current_terms_of, ctx.store, ctx.actor, label, ids)
+        found.update({(label, i): row for i, row in rows.items()})
+    return [found.get(key) for key in keys]
+
+
+async def _history_loader(
+    ctx: Context, keys: Sequence[tuple[str, str]]
+) -> list[list[dict[str, Any]]]:
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for label, ids in _by_label(keys).items():
+        rows = await ctx.run(terms.histories_of, ctx.store, ctx.actor, label, ids)
+        found.update({(label, i): versions for i, versions in rows.items()})
+    return [found.get(key, []) for key in keys]
+
+
+async def current_terms(info: Info, label: str, agreement_id: str) -> AgreementTermsNode | None:
+    """An SLA's or OLA's terms in force now; a page of agreements asks in one round trip."""
+    props = await info.context.loaders.keyed("terms.current", _current_loader).load(
+        (label, agreement_id)
+    )
+    return AgreementTermsNode.from_props(props) if props else None
+
+
+async def terms_history(info: Info, label: str, agreement_id: str) -> list[AgreementTermsNode]:
+    """Every version of an SLA's or OLA's terms, newest first, in one round trip per page."""
+    versions = await info.context.loaders.keyed("terms.history", _history_loader).load(
+        (label, agreement_id)
+    )
+    return [AgreementTermsNode.from_props(props) for props in versions]

@@ -42,10 +42,32 @@ HISTORY = (
 )
 
 
-def make(store: Store, label: str, name: str, state: str = "active") -> str:
-    """A record of the parties or agreements, as their own mutations would leave it."""
-    made = store.write(SYSTEM, lambda uow: uow.create(label, {"name": name, "state": state}))
-    return to_global_id(label, made["id"])
+PAYLOAD_FIELD = {"SLA": "sla", "OLA": "ola", "Team": "team", "Person": "person"}
+
+
+def make(manager: Api, label: str, name: str, *, retired: bool = False) -> str:
+    """An agreement or a party, made through its own create mutation (and retired through its
+    transition): agreements stay drafts, which may have terms before they are agreed."""
+    extra = {"email": name.lower().replace(" ", ".") + "@example.com"} if label == "Person" else {}
+    made = manager.ok(
+        f"mutation($input: Create{label}Input!) {{ create{label}(input: $input) "
+        "{ userErrors { code field message } record: " + PAYLOAD_FIELD[label] + " { id } } }",
+        {"input": {"name": name, **extra}},
+    )[f"create{label}"]
+    assert made["userErrors"] == [], made
+    record_id: str = made["record"]["id"]
+    if retired:
+        retire(manager, label, record_id)
+    return record_id
+
+
+def retire(manager: Api, label: str, record_id: str) -> None:
+    done = manager.ok(
+        f"mutation($input: Transition{label}Input!) {{ transition{label}(input: $input) "
+        "{ userErrors { code field message } } }",
+        {"input": {"id": record_id, "state": "RETIRED"}},
+    )[f"transition{label}"]
+    assert done["userErrors"] == [], done
 
 
 def stored(global_id: str) -> str:
@@ -85,7 +107,7 @@ OFFICE_CALENDAR = {
 
 
 def test_versions_never_change_once_replaced(manager: Api, store: Store) -> None:
-    sla = make(store, "SLA", "Office IT")
+    sla = make(manager, "SLA", "Office IT")
     assert manager.ok(READ, {"agreement": sla})["agreementTerms"] is None
 
     first = set_terms(
@@ -189,12 +211,7 @@ def test_versions_never_change_once_replaced(manager: Api, store: Store) -> None
     assert fresh["agreementTerms"]["version"] == 4
 
     # A retired agreement keeps its terms as they were.
-    store.write(
-        SYSTEM,
-        lambda uow: uow.tx.run(
-            "MATCH (a:SLA {id: $id}) SET a.state = 'retired'", id=stored(sla)
-        ).consume(),
-    )
+    retire(manager, "SLA", sla)
     retired = set_terms(manager, agreement=sla, warningPercents=[50])
     assert [(e["code"], e["field"]) for e in retired["userErrors"]] == [
         ("RETIRED", ["input", "agreement"])
@@ -208,10 +225,10 @@ OMIT = object()  # a part the call leaves out
 def test_every_refusal_names_the_field_and_writes_nothing(
     manager: Api, api: Api, store: Store
 ) -> None:
-    sla = make(store, "SLA", "Shop Gold")
-    team = make(store, "Team", "Web Platform")
-    person = make(store, "Person", "Ana Lima")
-    gone = make(store, "Team", "Old Ops", state="retired")
+    sla = make(manager, "SLA", "Shop Gold")
+    team = make(manager, "Team", "Web Platform")
+    person = make(manager, "Person", "Ana Lima")
+    gone = make(manager, "Team", "Old Ops", retired=True)
     ci = api.ok('mutation { registerCi(input: {ciClass: "Service", name: "shop"}) { ci { id } } }')[
         "registerCi"
     ]["ci"]["id"]
@@ -346,7 +363,7 @@ def test_every_refusal_names_the_field_and_writes_nothing(
 
 
 def test_only_service_level_managers_set_terms(manager: Api, api: Api, store: Store) -> None:
-    sla = make(store, "SLA", "Shop Gold")
+    sla = make(manager, "SLA", "Shop Gold")
     for role in ("agent", "viewer"):
         denied = api.as_role(store, role).post(
             SET, {"input": {"agreement": sla, "response": targets(P1=15)}}
@@ -361,10 +378,10 @@ def test_only_service_level_managers_set_terms(manager: Api, api: Api, store: St
 
 
 def test_escalation_levels_are_stored_and_read_back_in_order(manager: Api, store: Store) -> None:
-    ola = make(store, "OLA", "Infrastructure for the shop")
-    desk = make(store, "Team", "Service Desk")
-    duty = make(store, "Team", "Duty Managers")
-    chen = make(store, "Person", "Chen Wei")
+    ola = make(manager, "OLA", "Infrastructure for the shop")
+    desk = make(manager, "Team", "Service Desk")
+    duty = make(manager, "Team", "Duty Managers")
+    chen = make(manager, "Person", "Chen Wei")
     path = [
         {"clock": "RESPONSE", "atPercent": 75, "notifyAssignee": True},
         {"clock": "RESPONSE", "atPercent": 100, "notify": [desk, chen]},
@@ -494,9 +511,9 @@ def test_the_demo_agreements_get_their_terms(manager: Api, store: Store) -> None
 def test_terms_of_a_page_of_agreements_cost_the_same_for_2_and_6(
     manager: Api, store: Store, api_server: RunningServer
 ) -> None:
-    team = make(store, "Team", "Service Desk")
+    team = make(manager, "Team", "Service Desk")
     for i in range(6):
-        sla = make(store, "SLA", f"agreement {i}")
+        sla = make(manager, "SLA", f"agreement {i}")
         for minutes in (60, 30):
             set_terms(
                 manager,

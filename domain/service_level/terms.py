@@ -37,6 +37,7 @@ from domain.service_level.escalation import (
     recipient_ids,
     step_from_stored,
     stored_props,
+    whole_minutes,
 )
 from graphdb.cypher import agreement_terms as cypher
 from graphdb.write_path import Store, UnitOfWork
@@ -296,10 +297,6 @@ def _stored_calendar(calendar: BusinessCalendar) -> dict[str, Any]:
     return {k: (v if v != [] else None) for k, v in calendar.to_stored().items()}
 
 
-def _whole_minutes(amount: timedelta | None) -> int | None:
-    return int(amount.total_seconds()) // 60 if amount is not None else None
-
-
 def _minutes(targets: Mapping[Priority, timedelta]) -> dict[Priority, int]:
     return {p: int(t.total_seconds()) // 60 for p, t in targets.items()}
 
@@ -360,9 +357,9 @@ def _levels_given(
     return [
         EscalationLevelGiven(
             clock=step.clock.value,
-            after_minutes=_whole_minutes(step.after),
+            after_minutes=whole_minutes(step.after),
             at_percent=step.at_percent,
-            repeat_every_minutes=_whole_minutes(step.repeat_every),
+            repeat_every_minutes=whole_minutes(step.repeat_every),
             notify=[r.id for r in step.notify],
             notify_assignee=step.notify_assignee,
             reassign_to=step.reassign_to.id if step.reassign_to else None,

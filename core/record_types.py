@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import enum
 
-from core import service_level  # noqa: F401 (declares Service Level Management's records)
+from core import (
+    knowledge,  # noqa: F401 - declares the knowledge base's record types
+    service_level,  # noqa: F401 (declares Service Level Management's records)
+)
 from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare, describe
 
 
@@ -106,7 +109,6 @@ declare(
     _plain("Request", "REQ", "Service Desk", "A service request."),
     _plain("Problem", "PRB", "Problem Management", "The cause behind incidents."),
     _plain("KnownError", "KE", "Knowledge Management", "A documented root cause and workaround."),
-    _plain("KnowledgeArticle", "KB", "Knowledge Management", "An FAQ or process document."),
     _plain("Change", "CHG", "Change Management", "A code or configuration change."),
     _plain("Release", "REL", "Release Management", "A coordinated delivery of changes."),
     _plain("AuditEntry", None, "Audit", "Who changed what and when."),

@@ -18,6 +18,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from schema.errors import (
@@ -32,7 +33,9 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, AgreementTermsQuery, AccessQuery):
+class Query(
+    NodeQuery, CMDBQuery, ServiceLevelQuery, AgreementTermsQuery, KnowledgeQuery, AccessQuery
+):
     pass
 
 
@@ -40,7 +43,7 @@ class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, AgreementTermsQuery, Access
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation, ServiceLevelMutation, AgreementTermsMutation):
+class Mutation(CMDBMutation, ServiceLevelMutation, AgreementTermsMutation, KnowledgeMutation):
     pass
 
 

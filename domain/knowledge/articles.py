@@ -164,7 +164,7 @@ def transition_article(
 ) -> dict[str, Any]:
     """A step of the article's life; publishing also stores the next revision."""
     actor.require(permission)
-    checked = check_properties(record, changes, creating=False, prefix="changes.")
+    checked = check_properties(record, changes, creating=False, prefix="changes.", step=True)
     publishing = target == ArticleState.PUBLISHED
 
     def work(uow: UnitOfWork) -> dict[str, Any]:

@@ -99,6 +99,7 @@ declare(
     _plain("CatalogEntry", "SC", "Service Level Management", "A Service Catalog entry."),
     _plain("SLA", "SLA", "Service Level Management", "A service level agreement."),
     _plain("OLA", "OLA", "Service Level Management", "An operational level agreement."),
+    _plain("AgreementTerms", None, "Service Level Management", "An agreement's terms."),
     _plain("Team", None, "Service Level Management", "A team that supports services."),
     _plain("Person", None, "Service Level Management", "Someone who is notified or works."),
     _plain("Customer", None, "Service Level Management", "Who a service is agreed with."),

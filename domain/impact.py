@@ -438,6 +438,46 @@ def _member(group: str, row: Sequence[Any]) -> Edge:
     return Edge(provider, source, type_, target, group, int(min_up or 1))
 
 
+def _analyse_stored(
+    tx: ManagedTransaction,
+    ci_id: str,
+    types: Sequence[str],
+    direction: Direction,
+    max_depth: int,
+    max_results: int,
+    explain: bool,
+    ci_properties: Sequence[str] | None,
+) -> tuple[ImpactResult, _StoredGraph]:
+    graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
+    result = analyse(
+        ci_id,
+        graph,
+        direction=direction,
+        max_depth=max_depth,
+        max_results=max_results,
+        explain=explain,
+    )
+    return result, graph
+
+
+def failure_reach(
+    tx: ManagedTransaction,
+    ci_id: str,
+    *,
+    max_depth: int,
+    explain: bool = True,
+    ci_properties: Sequence[str] | None = None,
+) -> tuple[ImpactResult, dict[str, dict[str, Any]]]:
+    """What a failure of `ci_id` takes down, by every propagating relationship type, inside a
+    transaction the caller holds (so that it can read more in the same consistent picture);
+    with each CI the walks read as {"ci": properties, "service": bool, "slas": [...]}."""
+    types = check_request(max_depth, None)
+    result, graph = _analyse_stored(
+        tx, ci_id, types, Direction.DOWNSTREAM, max_depth, HARD_MAX_RESULTS, explain, ci_properties
+    )
+    return result, graph.details
+
+
 def impact_of(
     store: Store,
     actor: Actor,
@@ -465,14 +505,8 @@ def impact_of(
     types = check_request(max_depth, relationship_types)
 
     def work(tx: ManagedTransaction) -> ImpactReport:
-        graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
-        result = analyse(
-            ci_id,
-            graph,
-            direction=direction,
-            max_depth=max_depth,
-            max_results=max_results,
-            explain=explain,
+        result, graph = _analyse_stored(
+            tx, ci_id, types, direction, max_depth, max_results, explain, ci_properties
         )
         affected = [ci_id, *(r.ci_id for r in result.reached)]
         shown = [*affected, *(s.ci_id for s in result.spared)]

@@ -17,6 +17,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.governing import GoverningQuery
 from resolvers.nodes import NodeQuery
 from schema.errors import (
     HttpStatusFromErrors,
@@ -30,7 +31,7 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, AccessQuery):
+class Query(NodeQuery, CMDBQuery, GoverningQuery, AccessQuery):
     pass
 
 

@@ -1,0 +1,1 @@
+"""Service Level Management: parties, the catalogue, agreements, their terms and calendars."""

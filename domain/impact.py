@@ -14,7 +14,7 @@ groups are judged here; a walk starts again only from a CI that an exhausted gro
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -140,10 +140,12 @@ def analyse(
     max_depth: int,
     max_results: int,
     explain: bool = True,
+    explain_only: Collection[str] | None = None,
 ) -> ImpactResult:
+    """With `explain_only`, a downstream analysis gives reasons and paths only to those CIs."""
     if direction is Direction.UPSTREAM:
         return _dependencies(root, graph, max_depth, max_results, explain)
-    return _impact(root, graph, max_depth, max_results, explain)
+    return _impact(root, graph, max_depth, max_results, explain, explain_only)
 
 
 def _too_many(count: int, max_results: int, what: str) -> None:
@@ -185,7 +187,12 @@ def _judge(
 
 
 def _impact(
-    root: str, graph: PropagationGraph, max_depth: int, max_results: int, explain: bool
+    root: str,
+    graph: PropagationGraph,
+    max_depth: int,
+    max_results: int,
+    explain: bool,
+    explain_only: Collection[str] | None = None,
 ) -> ImpactResult:
     fell: dict[str, int] = {root: 0}
     by_group: dict[str, _GroupVerdict] = {}  # CIs brought down by an exhausted group
@@ -235,29 +242,41 @@ def _impact(
 
     reached = {ci: Reached(ci, depth) for ci, depth in fell.items()}
     if explain:
-        needs = graph.providers([ci for ci in fell if ci != root])
-        for ci, r in reached.items():
-            if ci == root:
-                continue
-            # A failed provider outside any group explains a failure before a group does.
-            r.parents = sorted(
-                (
-                    (e.provider, e)
-                    for e in needs.get(ci, [])
-                    if e.group is None and fell.get(e.provider, r.depth) < r.depth
-                ),
-                key=lambda pe: (fell[pe[0]], pe[0], pe[1].type),
-            )
-            verdict = by_group.get(ci)
-            if r.parents:
-                provider, edge = r.parents[0]
-                r.reason = f"{_as_seen_by(ci, edge)} {graph.name(provider)}, which failed"
-            elif verdict is not None:
-                r.parents = [(m, verdict.members[m]) for m in verdict.failed]
-                r.reason = (
-                    f"redundancy group {verdict.group!r} exhausted: {verdict.up} of "
-                    f"{len(verdict.members)} up, {verdict.min_up} needed"
+        # Explaining only some CIs reads the relationships of those and of the CIs on their
+        # paths, a round trip per depth, instead of every affected CI's at once.
+        wanted = sorted(ci for ci in (fell if explain_only is None else explain_only) if ci in fell)
+        explained: set[str] = {root}
+        while wanted:
+            asked = [ci for ci in wanted if ci not in explained]
+            needs = graph.providers(asked) if asked else {}
+            further: set[str] = set()
+            for ci in wanted:
+                if ci in explained:
+                    continue
+                explained.add(ci)
+                r = reached[ci]
+                # A failed provider outside any group explains a failure before a group does.
+                r.parents = sorted(
+                    (
+                        (e.provider, e)
+                        for e in needs.get(ci, [])
+                        if e.group is None and fell.get(e.provider, r.depth) < r.depth
+                    ),
+                    key=lambda pe: (fell[pe[0]], pe[0], pe[1].type),
                 )
+                verdict = by_group.get(ci)
+                if r.parents:
+                    provider, edge = r.parents[0]
+                    r.reason = f"{_as_seen_by(ci, edge)} {graph.name(provider)}, which failed"
+                elif verdict is not None:
+                    r.parents = [(m, verdict.members[m]) for m in verdict.failed]
+                    r.reason = (
+                        f"redundancy group {verdict.group!r} exhausted: {verdict.up} of "
+                        f"{len(verdict.members)} up, {verdict.min_up} needed"
+                    )
+                if explain_only is not None:
+                    further.update(p for p, _ in r.parents)
+            wanted = sorted(further - explained)
         _fill_paths(reached, root)
     return ImpactResult(
         root,
@@ -447,6 +466,7 @@ def _analyse_stored(
     max_results: int,
     explain: bool,
     ci_properties: Sequence[str] | None,
+    explain_only: Collection[str] | None = None,
 ) -> tuple[ImpactResult, _StoredGraph]:
     graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
     result = analyse(
@@ -456,6 +476,7 @@ def _analyse_stored(
         max_depth=max_depth,
         max_results=max_results,
         explain=explain,
+        explain_only=explain_only,
     )
     return result, graph
 
@@ -466,14 +487,24 @@ def failure_reach(
     *,
     max_depth: int,
     explain: bool = True,
+    explain_only: Collection[str] | None = None,
     ci_properties: Sequence[str] | None = None,
 ) -> tuple[ImpactResult, dict[str, dict[str, Any]]]:
     """What a failure of `ci_id` takes down, by every propagating relationship type, inside a
     transaction the caller holds (so that it can read more in the same consistent picture);
-    with each CI the walks read as {"ci": properties, "service": bool, "slas": [...]}."""
+    with each CI the walks read as {"ci": properties, "service": bool, "slas": [...]}. With
+    `explain_only`, reasons and paths only for those CIs."""
     types = check_request(max_depth, None)
     result, graph = _analyse_stored(
-        tx, ci_id, types, Direction.DOWNSTREAM, max_depth, HARD_MAX_RESULTS, explain, ci_properties
+        tx,
+        ci_id,
+        types,
+        Direction.DOWNSTREAM,
+        max_depth,
+        HARD_MAX_RESULTS,
+        explain,
+        ci_properties,
+        explain_only,
     )
     return result, graph.details
 

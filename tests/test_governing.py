@@ -194,6 +194,11 @@ def test_a_database_is_governed_by_the_sla_of_the_service_its_failure_takes_down
     assert direct["sla"]["name"] == "Shop Gold"
     assert direct["services"] == [{"service": {"name": "shop"}, "depth": 0}]
     assert steps(direct)[0] == ("shop", "COVERS", "Shop Gold", False)
+    # So does a CI that is a Service.
+    itself = governing(api, "P2", ci=shop["shop"])
+    assert itself["sla"]["name"] == "Shop Gold"
+    assert itself["services"] == [{"service": {"name": "shop"}, "depth": 0}]
+    assert itself["explanation"].startswith("shop is a Service. SLA0000001 Shop Gold covers shop")
 
 
 def test_a_vm_of_a_redundant_pair_governs_nothing_through_the_service_it_does_not_take_down(

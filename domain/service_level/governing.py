@@ -11,7 +11,7 @@ candidate that lost is listed with the rule it lost by, so that an ambiguity is 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,26 +298,27 @@ def _team_key(team: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def decide(
     governance: Governance,
-    services: Sequence[tuple[Ref, int, list[PathStep]]],
+    services: Sequence[tuple[Ref, int]],
     behind: Mapping[str, Mapping[str, Any]],
+    path_to: Callable[[Ref, int], list[PathStep]],
     spared: Sequence[Ref] = (),
 ) -> Governance:
-    """Fill in what governs, given the Services reached (each at its depth, with the path to
-    it), what stands behind each Service as `graphdb.cypher.governing` reads it, and the CIs
-    that redundancy kept up."""
+    """Fill in what governs, given the Services reached (each at its depth), what stands behind
+    each Service as `graphdb.cypher.governing` reads it, how to find the path to the chosen
+    Service, and the CIs that redundancy kept up."""
     priority = governance.priority
-    governance.services = [(s, d) for s, d, _ in services]
+    governance.services = list(services)
     governance.candidates = _candidates(governance.services, behind)
     winner = _judge(governance.candidates, priority)
     asked = governance.asked
     if winner is None:
         governance.none_because, governance.explanation = _nothing_governs(
-            governance, [s for s, _, _ in services], spared
+            governance, [s for s, _ in services], spared
         )
         return governance
     governance.sla, governance.terms, governance.service = winner.sla, winner.terms, winner.service
     governance.decided_by = winner.rule
-    path = next(p for s, _, p in services if s.id == winner.service.id)
+    path = path_to(winner.service, winner.depth)
     service, sla = winner.service, winner.sla
     path = [*path, PathStep(service, "COVERS", sla, False)]
     row = behind[service.id]
@@ -368,9 +369,7 @@ def decide(
 
 def _reaching(asked: Ref, service: Ref, path: Sequence[PathStep]) -> str:
     if not path:
-        if asked.id == service.id:
-            return f"{service.name} is a Service."
-        return f"{asked.name} is itself a Service."
+        return f"{service.name} is a Service."
     chain = " ".join([asked.name, *(s.shown for s in path)])
     return f"A failure of {asked.name} takes down the Service {service.name}: {chain}."
 
@@ -437,33 +436,34 @@ def governing_agreement(
     *,
     ci_id: str | None = None,
     service_id: str | None = None,
-    explain: bool = True,
 ) -> Governance:
     """The agreement that governs the CI (or the Service, stored ids) at `priority`.
 
     Read in one transaction, so that the impact walk and the agreements are one consistent
-    picture. Without `explain` the impact analysis skips the reasons and paths of every CI it
-    reaches, and the answer has no CI steps in its path.
+    picture. The walk that finds the Services explains nothing; once the governing Service is
+    known, a second walk explains the way to that one alone, because explaining every CI a
+    failure reaches reads the relationships of thousands of CIs for a wide failure.
     """
     actor.require(Permission.READ)
     _one_of(ci_id, service_id)
 
     def work(tx: ManagedTransaction) -> Governance:
         if service_id is not None:
-            governance, services, spared = _asked_service(tx, priority, service_id)
+            reached = _asked_service(tx, priority, service_id)
         else:
             assert ci_id is not None
-            governance, services, spared = _asked_ci(tx, priority, ci_id, explain)
+            reached = _asked_ci(tx, priority, ci_id)
+        governance = reached.governance
         behind = {
             row["service"]["id"]: row
             for row in governing_cypher.behind_services(
                 tx,
-                [s.id for s, _, _ in services],
+                [s.id for s, _ in reached.services],
                 response=f"response{priority}",
                 resolution=f"resolution{priority}",
             )
         }
-        decide(governance, services, behind, spared)
+        decide(governance, reached.services, behind, reached.path_to, reached.spared)
         shown = [governance.asked.id]
         if governance.service is not None:
             shown.append(governance.service.id)
@@ -473,10 +473,15 @@ def governing_agreement(
     return store.read(work)
 
 
-Reached = tuple[Governance, list[tuple[Ref, int, list[PathStep]]], list[Ref]]
+@dataclass
+class _Reached:
+    governance: Governance
+    services: list[tuple[Ref, int]]
+    path_to: Callable[[Ref, int], list[PathStep]]
+    spared: list[Ref] = field(default_factory=list)
 
 
-def _asked_service(tx: ManagedTransaction, priority: Priority, service_id: str) -> Reached:
+def _asked_service(tx: ManagedTransaction, priority: Priority, service_id: str) -> _Reached:
     found = ci_cypher.by_ids(tx, [service_id]).get(service_id)
     if found is None:
         raise NotFound("CI", service_id, field="service")
@@ -487,22 +492,31 @@ def _asked_service(tx: ManagedTransaction, priority: Priority, service_id: str) 
             f"{found.get('name')!r} is a {found.get('ciClass')}, not a Service; ask by ci",
         )
     service = Ref.of("CI", found)
-    return Governance(priority, service), [(service, 0, [])], []
+    return _Reached(Governance(priority, service), [(service, 0)], lambda _s, _d: [])
 
 
-def _asked_ci(tx: ManagedTransaction, priority: Priority, ci_id: str, explain: bool) -> Reached:
+def _asked_ci(tx: ManagedTransaction, priority: Priority, ci_id: str) -> _Reached:
     result, shown = impact.failure_reach(
-        tx, ci_id, max_depth=MAX_DEPTH, explain=explain, ci_properties=_CI_SHOWN
+        tx, ci_id, max_depth=MAX_DEPTH, explain=False, ci_properties=_CI_SHOWN
     )
     if ci_id not in shown:
         raise NotFound("CI", ci_id, field="ci")
     refs = {ci: Ref.of("CI", row["ci"]) for ci, row in shown.items()}
-    services: list[tuple[Ref, int, list[PathStep]]] = []
-    if shown[ci_id]["service"]:
-        services.append((refs[ci_id], 0, []))
-    for r in result.reached:
-        if shown[r.ci_id]["service"]:
-            steps = _impact_steps(r.paths[0], refs) if r.paths else []
-            services.append((refs[r.ci_id], r.depth, steps))
-    spared = [refs[s.ci_id] for s in result.spared]
-    return Governance(priority, refs[ci_id]), services, spared
+    services = [(refs[ci_id], 0)] if shown[ci_id]["service"] else []
+    services += [(refs[r.ci_id], r.depth) for r in result.reached if shown[r.ci_id]["service"]]
+
+    def path_to(service: Ref, depth: int) -> list[PathStep]:
+        if depth == 0:
+            return []
+        explained, _ = impact.failure_reach(
+            tx, ci_id, max_depth=MAX_DEPTH, explain_only=[service.id], ci_properties=_CI_SHOWN
+        )
+        paths = next(r.paths for r in explained.reached if r.ci_id == service.id)
+        return _impact_steps(paths[0], refs) if paths else []
+
+    return _Reached(
+        Governance(priority, refs[ci_id]),
+        services,
+        path_to,
+        [refs[s.ci_id] for s in result.spared],
+    )

@@ -14,7 +14,7 @@ groups are judged here; a walk starts again only from a CI that an exhausted gro
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -95,6 +95,11 @@ class ImpactResult:
     direction: Direction
     reached: list[Reached]
     spared: list[Spared]
+    # Downstream: fills in the reasons and paths of the given reached CIs afterwards, while the
+    # transaction that read the graph is open (an answer may need the way to one CI of many).
+    explain: Callable[[Collection[str] | None], None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -140,12 +145,10 @@ def analyse(
     max_depth: int,
     max_results: int,
     explain: bool = True,
-    explain_only: Collection[str] | None = None,
 ) -> ImpactResult:
-    """With `explain_only`, a downstream analysis gives reasons and paths only to those CIs."""
     if direction is Direction.UPSTREAM:
         return _dependencies(root, graph, max_depth, max_results, explain)
-    return _impact(root, graph, max_depth, max_results, explain, explain_only)
+    return _impact(root, graph, max_depth, max_results, explain)
 
 
 def _too_many(count: int, max_results: int, what: str) -> None:
@@ -187,12 +190,7 @@ def _judge(
 
 
 def _impact(
-    root: str,
-    graph: PropagationGraph,
-    max_depth: int,
-    max_results: int,
-    explain: bool,
-    explain_only: Collection[str] | None = None,
+    root: str, graph: PropagationGraph, max_depth: int, max_results: int, explain: bool
 ) -> ImpactResult:
     fell: dict[str, int] = {root: 0}
     by_group: dict[str, _GroupVerdict] = {}  # CIs brought down by an exhausted group
@@ -241,49 +239,64 @@ def _impact(
             spared.append(Spared(dependant, v.group, len(v.members), v.up, v.min_up))
 
     reached = {ci: Reached(ci, depth) for ci, depth in fell.items()}
+
+    def explain_some(only: Collection[str] | None) -> None:
+        _explain(reached, fell, by_group, graph, root, only)
+
     if explain:
-        # Explaining only some CIs reads the relationships of those and of the CIs on their
-        # paths, a round trip per depth, instead of every affected CI's at once.
-        wanted = sorted(ci for ci in (fell if explain_only is None else explain_only) if ci in fell)
-        explained: set[str] = {root}
-        while wanted:
-            asked = [ci for ci in wanted if ci not in explained]
-            needs = graph.providers(asked) if asked else {}
-            further: set[str] = set()
-            for ci in wanted:
-                if ci in explained:
-                    continue
-                explained.add(ci)
-                r = reached[ci]
-                # A failed provider outside any group explains a failure before a group does.
-                r.parents = sorted(
-                    (
-                        (e.provider, e)
-                        for e in needs.get(ci, [])
-                        if e.group is None and fell.get(e.provider, r.depth) < r.depth
-                    ),
-                    key=lambda pe: (fell[pe[0]], pe[0], pe[1].type),
-                )
-                verdict = by_group.get(ci)
-                if r.parents:
-                    provider, edge = r.parents[0]
-                    r.reason = f"{_as_seen_by(ci, edge)} {graph.name(provider)}, which failed"
-                elif verdict is not None:
-                    r.parents = [(m, verdict.members[m]) for m in verdict.failed]
-                    r.reason = (
-                        f"redundancy group {verdict.group!r} exhausted: {verdict.up} of "
-                        f"{len(verdict.members)} up, {verdict.min_up} needed"
-                    )
-                if explain_only is not None:
-                    further.update(p for p, _ in r.parents)
-            wanted = sorted(further - explained)
-        _fill_paths(reached, root)
+        explain_some(None)
     return ImpactResult(
         root,
         Direction.DOWNSTREAM,
         _in_order(reached, root),
         spared,
+        explain_some,
     )
+
+
+def _explain(
+    reached: dict[str, Reached],
+    fell: dict[str, int],
+    by_group: dict[str, _GroupVerdict],
+    graph: PropagationGraph,
+    root: str,
+    only: Collection[str] | None,
+) -> None:
+    """Reasons and paths of the failed CIs, or of `only` these: then the relationships read are
+    those of these CIs and of the CIs on their paths, a round trip per depth, instead of every
+    failed CI's at once."""
+    wanted = sorted(ci for ci in (fell if only is None else only) if ci in fell)
+    explained: set[str] = {root}
+    while wanted:
+        asked = [ci for ci in wanted if ci not in explained]
+        needs = graph.providers(asked) if asked else {}
+        further: set[str] = set()
+        for ci in asked:
+            explained.add(ci)
+            r = reached[ci]
+            # A failed provider outside any group explains a failure before a group does.
+            r.parents = sorted(
+                (
+                    (e.provider, e)
+                    for e in needs.get(ci, [])
+                    if e.group is None and fell.get(e.provider, r.depth) < r.depth
+                ),
+                key=lambda pe: (fell[pe[0]], pe[0], pe[1].type),
+            )
+            verdict = by_group.get(ci)
+            if r.parents:
+                provider, edge = r.parents[0]
+                r.reason = f"{_as_seen_by(ci, edge)} {graph.name(provider)}, which failed"
+            elif verdict is not None:
+                r.parents = [(m, verdict.members[m]) for m in verdict.failed]
+                r.reason = (
+                    f"redundancy group {verdict.group!r} exhausted: {verdict.up} of "
+                    f"{len(verdict.members)} up, {verdict.min_up} needed"
+                )
+            if only is not None:
+                further.update(p for p, _ in r.parents)
+        wanted = sorted(further - explained)
+    _fill_paths(reached, root)
 
 
 def _dependencies(
@@ -466,7 +479,6 @@ def _analyse_stored(
     max_results: int,
     explain: bool,
     ci_properties: Sequence[str] | None,
-    explain_only: Collection[str] | None = None,
 ) -> tuple[ImpactResult, _StoredGraph]:
     graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
     result = analyse(
@@ -476,7 +488,6 @@ def _analyse_stored(
         max_depth=max_depth,
         max_results=max_results,
         explain=explain,
-        explain_only=explain_only,
     )
     return result, graph
 
@@ -487,13 +498,12 @@ def failure_reach(
     *,
     max_depth: int,
     explain: bool = True,
-    explain_only: Collection[str] | None = None,
     ci_properties: Sequence[str] | None = None,
 ) -> tuple[ImpactResult, dict[str, dict[str, Any]]]:
     """What a failure of `ci_id` takes down, by every propagating relationship type, inside a
     transaction the caller holds (so that it can read more in the same consistent picture);
-    with each CI the walks read as {"ci": properties, "service": bool, "slas": [...]}. With
-    `explain_only`, reasons and paths only for those CIs."""
+    with each CI the walks read as {"ci": properties, "service": bool, "slas": [...]}. Without
+    `explain`, the result's `explain` fills in the reasons and paths of chosen CIs later."""
     types = check_request(max_depth, None)
     result, graph = _analyse_stored(
         tx,
@@ -504,7 +514,6 @@ def failure_reach(
         HARD_MAX_RESULTS,
         explain,
         ci_properties,
-        explain_only,
     )
     return result, graph.details
 

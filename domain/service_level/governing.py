@@ -441,8 +441,8 @@ def governing_agreement(
 
     Read in one transaction, so that the impact walk and the agreements are one consistent
     picture. The walk that finds the Services explains nothing; once the governing Service is
-    known, a second walk explains the way to that one alone, because explaining every CI a
-    failure reaches reads the relationships of thousands of CIs for a wide failure.
+    known, the way to that one alone is explained, because explaining every CI a failure
+    reaches reads the relationships of thousands of CIs for a wide failure.
     """
     actor.require(Permission.READ)
     _one_of(ci_id, service_id)
@@ -506,12 +506,10 @@ def _asked_ci(tx: ManagedTransaction, priority: Priority, ci_id: str) -> _Reache
     services += [(refs[r.ci_id], r.depth) for r in result.reached if shown[r.ci_id]["service"]]
 
     def path_to(service: Ref, depth: int) -> list[PathStep]:
-        if depth == 0:
+        if depth == 0 or result.explain is None:
             return []
-        explained, _ = impact.failure_reach(
-            tx, ci_id, max_depth=MAX_DEPTH, explain_only=[service.id], ci_properties=_CI_SHOWN
-        )
-        paths = next(r.paths for r in explained.reached if r.ci_id == service.id)
+        result.explain([service.id])
+        paths = next(r.paths for r in result.reached if r.ci_id == service.id)
         return _impact_steps(paths[0], refs) if paths else []
 
     return _Reached(

@@ -81,7 +81,6 @@ register(
     _l("AGREED_WITH", "SLA", "Customer", "the customers an SLA is agreed with"),
     _l("SUPPORTS", "OLA", "SLA", "the SLA an OLA underpins"),
     _l("PROVIDED_BY", "OLA", "Team", "the team that delivers an OLA"),
-    _l("SUPPORTS_SERVICE", "Team", "Service", "the services a team supports"),
     _l("HAS_TERMS", "SLA OLA", "AgreementTerms", "an agreement's terms, one version each"),
     _l("ESCALATES_TO", "SLA OLA", "Team Person", "a level of the escalation path"),
     _l("MEMBER_OF", "Person", "Team", "team membership"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 
+from core import service_level  # noqa: F401 (declares Service Level Management's records)
 from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare, describe
 
 
@@ -96,13 +97,7 @@ def _plain(label: str, prefix: str | None, process: str, description: str) -> Re
 
 declare(
     CI,
-    _plain("CatalogEntry", "SC", "Service Level Management", "A Service Catalog entry."),
-    _plain("SLA", "SLA", "Service Level Management", "A service level agreement."),
-    _plain("OLA", "OLA", "Service Level Management", "An operational level agreement."),
     _plain("AgreementTerms", None, "Service Level Management", "An agreement's terms."),
-    _plain("Team", None, "Service Level Management", "A team that supports services."),
-    _plain("Person", None, "Service Level Management", "Someone who is notified or works."),
-    _plain("Customer", None, "Service Level Management", "Who a service is agreed with."),
     _plain("Threshold", None, "Availability Management", "A limit from an agreement."),
     _plain("Outage", None, "Availability Management", "A period a CI was down or degraded."),
     _plain("Event", "EVT", "Event Management", "What monitoring sent."),

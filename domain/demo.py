@@ -1,12 +1,19 @@
-"""A small online shop, so that a fresh install shows linked records at once."""
+"""A small online shop, so that a fresh install shows linked records at once: its CIs, the
+teams and people who support it, the customers it serves, its catalogue entries and the
+agreements that govern it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from core import service_level
 from core.access import SYSTEM
-from domain import cmdb
+from core.records import RecordType
+from domain import cmdb, records
 from domain.configuration import refresh_blast_radius_many
+from domain.records import RecordSearch
+from domain.service_level import agreements, catalogue, parties
+from domain.service_level.rules import Rules
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
 
@@ -159,70 +166,217 @@ def load_demo_estate(store: Store) -> bool:
                 "CI", ids[source], rel, "CI", ids[target], {**seen, **(extra[0] if extra else {})}
             )
 
-        people = {}
-        teams = {}
-        for team, members in (
-            ("Web Platform", ("Ana Lima", "Ben Okafor")),
-            ("Payments Engineering", ("Chen Wei",)),
-            ("Infrastructure", ("Dana Novak", "Emil Berg")),
-            ("Service Desk", ("Fatima Zahra",)),
-        ):
-            teams[team] = uow.create("Team", {"name": team})["id"]
-            for person in members:
-                email = person.lower().replace(" ", ".") + "@shop.example"
-                people[person] = uow.create("Person", {"name": person, "email": email})["id"]
-                uow.link("Person", people[person], "MEMBER_OF", "Team", teams[team])
-        for key, team in (
-            ("storefront", "Web Platform"),
-            ("cart", "Web Platform"),
-            ("checkout", "Payments Engineering"),
-            ("paygw", "Payments Engineering"),
-            ("host1", "Infrastructure"),
-            ("host2", "Infrastructure"),
-            ("san", "Infrastructure"),
-        ):
-            uow.link("CI", ids[key], "OWNED_BY", "Team", teams[team])
-
-        customer = uow.create("Customer", {"name": "Retail Division"})["id"]
-        entry = uow.create(
-            "CatalogEntry",
-            {
-                "name": "Online Shop",
-                "version": "2026.11",
-                "status": "live",
-                "description": "Browse, search and buy products online.",
-            },
-        )["id"]
-        uow.link("CatalogEntry", entry, "DESCRIBES", "CI", ids["shop"])
-        sla = uow.create(
-            "SLA",
-            {
-                "name": "Online Shop Gold",
-                "availabilityTarget": 99.9,
-                "warningPercent": 75,
-                "calendar": "24x7",
-                "responseMinutes": [15, 30, 120, 480],
-                "resolutionMinutes": [240, 480, 1440, 4320],
-            },
-        )["id"]
-        uow.link("SLA", sla, "COVERS", "CI", ids["shop"])
-        uow.link("SLA", sla, "COVERS", "CI", ids["payments"])
-        uow.link("SLA", sla, "AGREED_WITH", "Customer", customer)
-        ola = uow.create(
-            "OLA",
-            {"name": "Infrastructure support for shop", "responseMinutes": [10, 20, 60, 240]},
-        )["id"]
-        uow.link("OLA", ola, "SUPPORTS", "SLA", sla)
-        uow.link("OLA", ola, "PROVIDED_BY", "Team", teams["Infrastructure"])
-        uow.link(
-            "SLA", sla, "ESCALATES_TO", "Team", teams["Service Desk"], {"level": 1, "after": 0}
-        )
-        uow.link(
-            "SLA", sla, "ESCALATES_TO", "Person", people["Chen Wei"], {"level": 2, "after": 60}
-        )
         return True
 
     loaded = store.write(SYSTEM, work)
     if loaded:
         refresh_blast_radius_many(store, store.read(ci_cypher.all_ids))
-    return loaded
+    made = load_demo_service_levels(store)
+    return loaded or bool(made)
+
+
+# -- Service Level Management: who supports the shop, what is offered, what is agreed -----------
+
+# (team, its e-mail, the services it supports, its members, the CIs it owns)
+TEAMS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "Web Operations",
+        "web-ops@example.com",
+        ("shop", "search"),
+        ("Ana Lima", "Ben Okafor"),
+        ("storefront", "cart", "searchapp"),
+    ),
+    (
+        "Payments Engineering",
+        "payments@example.com",
+        ("payments",),
+        ("Chen Wei",),
+        ("checkout", "paygw"),
+    ),
+    (
+        "Database Team",
+        "dba@example.com",
+        (),
+        ("Giulia Rossi",),
+        ("ordersdb", "ordersdb2", "catalogdb"),
+    ),
+    (
+        "Infrastructure",
+        "infra@example.com",
+        (),
+        ("Dana Novak", "Emil Berg"),
+        ("host1", "host2", "san"),
+    ),
+    ("Service Desk", "service-desk@example.com", (), ("Fatima Zahra",), ()),
+)
+
+# (name, e-mail, description)
+CUSTOMERS = (
+    ("Retail Division", "retail@example.com", "Sells to consumers through the online shop."),
+    ("Head Office", "head-office@example.com", "The company's own staff, as internal customer."),
+)
+
+# (service, entry name, offering version, status, offering, audience)
+CATALOGUE = (
+    (
+        "shop",
+        "Online Shop",
+        "2026.11",
+        "live",
+        "Browse, search and buy products online, around the clock.",
+        "Retail customers in every market we ship to.",
+    ),
+    (
+        "payments",
+        "Payments",
+        "2026.10",
+        "live",
+        "Card, wallet and invoice payments for every order.",
+        "The online shop and the stores' tills.",
+    ),
+    (
+        "search",
+        "Product Search",
+        "2027.01",
+        "pipeline",
+        "Type-ahead product search with synonyms.",
+        "Shop visitors and staff.",
+    ),
+)
+
+# (name, services, customers, description)
+SLAS = (
+    (
+        "Online Shop Gold",
+        ("shop", "payments"),
+        ("Retail Division",),
+        "The shop and its payments, around the clock.",
+    ),
+    (
+        "Product Search Silver",
+        ("search",),
+        ("Retail Division", "Head Office"),
+        "Search in business hours.",
+    ),
+)
+
+# (name, team, SLAs underpinned)
+OLAS = (
+    (
+        "Web Operations for the shop",
+        "Web Operations",
+        ("Online Shop Gold", "Product Search Silver"),
+    ),
+    ("Payments Engineering for the shop", "Payments Engineering", ("Online Shop Gold",)),
+    ("Database support for the shop", "Database Team", ("Online Shop Gold",)),
+    ("Infrastructure support for the shop", "Infrastructure", ("Online Shop Gold",)),
+)
+
+
+def _demo_cis(store: Store) -> dict[str, str]:
+    """The demo's CIs, by their key in CIS, as stored (found by their identity keys)."""
+    first_keys = {}
+    for key, cls, name, crit, attrs in CIS:
+        props = cmdb.ci_properties(
+            cmdb.NewCI(ci_class=cls, name=name, criticality=crit, attributes=attrs)
+        )
+        first_keys[key] = cmdb.identity_keys(cmdb.ci_class(cls), props)[0]
+    found = store.read(lambda tx: ci_cypher.by_identity(tx, list(first_keys.values())))
+    return {key: found[identity]["id"] for key, identity in first_keys.items()}
+
+
+def _own(store: Store, cis: list[str], team: str) -> None:
+    """The CIs a team owns (a CI's link, not one of the team's fields)."""
+
+    def work(uow: UnitOfWork) -> None:
+        for ci in cis:
+            uow.link("CI", ci, "OWNED_BY", "Team", team)
+
+    store.write(SYSTEM, work)
+
+
+def _person_address(name: str) -> tuple[str, str]:
+    handle = name.lower().replace(" ", ".")
+    return f"{handle}@example.com", f"https://push.example.com/{handle}"
+
+
+class _Named:
+    """The demo's records of one type by name: found when there, created through the process's
+    rules when not, so that loading again (or after an interrupted load) adds only what is
+    missing."""
+
+    def __init__(self, store: Store, record: RecordType, rules: Rules) -> None:
+        self.store, self.record, self.rules = store, record, rules
+        self.ids: dict[str, str] = {}
+        self.created: list[str] = []
+
+    def get(
+        self,
+        name: str,
+        values: dict[str, Any],
+        links: dict[str, list[str]] | None = None,
+        *,
+        then: str | None = None,
+    ) -> str:
+        found, _ = records.page(
+            self.store, SYSTEM, self.record, RecordSearch(filters={"name": name}, limit=1)
+        )
+        if found:
+            self.ids[name] = str(found[0][0]["id"])
+            return self.ids[name]
+        label = self.record.label
+
+        def step(uow: UnitOfWork, row: dict[str, Any]) -> None:
+            if then is not None:  # in the creating transaction: no draft left behind
+                uow.transition(label, row["id"], then, expected_version=None)
+
+        row = self.rules.create(
+            self.store, SYSTEM, self.record, {"name": name, **values}, links, also=step
+        )
+        self.ids[name] = str(row["id"])
+        self.created.append(name)
+        return self.ids[name]
+
+
+def load_demo_service_levels(store: Store) -> dict[str, str]:
+    """The shop's parties, catalogue entries and agreements, written through Service Level
+    Management's rules as any manager's would be. Returns the SLAs and OLAs it created, by name
+    (empty when all were there), for their terms to be set."""
+    ci = _demo_cis(store)
+    customers = _Named(store, service_level.CUSTOMER, parties.CUSTOMER_RULES)
+    for name, email, description in CUSTOMERS:
+        customers.get(name, {"email": email, "description": description})
+    teams = _Named(store, service_level.TEAM, parties.TEAM_RULES)
+    people = _Named(store, service_level.PERSON, parties.PERSON_RULES)
+    for team, email, supports, members, owns in TEAMS:
+        teams.get(team, {"email": email}, {"services": [ci[k] for k in supports]})
+        if team in teams.created:
+            _own(store, [ci[k] for k in owns], teams.ids[team])
+        for person in members:
+            address, push = _person_address(person)
+            people.get(person, {"email": address, "pushUrl": push}, {"teams": [teams.ids[team]]})
+    entries = _Named(store, service_level.CATALOG_ENTRY, catalogue.CATALOGUE_RULES)
+    for key, name, version, status, offering, audience in CATALOGUE:
+        entries.get(
+            name,
+            {"offeringVersion": version, "offering": offering, "audience": audience},
+            {"service": [ci[key]]},
+            then="live" if status == "live" else None,
+        )
+    slas = _Named(store, service_level.SLA, agreements.SLA_RULES)
+    for name, covered, agreed, description in SLAS:
+        slas.get(
+            name,
+            {"description": description},
+            {"services": [ci[k] for k in covered], "customers": [customers.ids[c] for c in agreed]},
+            then="active",
+        )
+    olas = _Named(store, service_level.OLA, agreements.OLA_RULES)
+    for name, team, underpinned in OLAS:
+        olas.get(
+            name,
+            {},
+            {"slas": [slas.ids[s] for s in underpinned], "team": [teams.ids[team]]},
+            then="active",
+        )
+    return {n: slas.ids[n] for n in slas.created} | {n: olas.ids[n] for n in olas.created}

@@ -124,21 +124,29 @@ def transition(
     version: int | None,
     changes: Mapping[str, Any],
     permission: Permission = Permission.WORK_RECORDS,
+    also: Also | None = None,
 ) -> dict[str, Any]:
     """Move a record to `target` with the changes that come with the step, in one transaction.
 
     The changes are checked against the declaration (named `changes.<property>`); the state
     machine checks the step, the role and the guards against the record as locked; `permission`
-    is what the process asks of anyone who works its records at all.
+    is what the process asks of anyone who works its records at all. `also` runs in the same
+    transaction on the record after the step, for rules a guard cannot see (other records):
+    raising there refuses the step.
     """
     actor.require(permission)
     checked = check_properties(record, changes, creating=False, prefix="changes.")
-    return store.write(
-        actor,
-        lambda uow: uow.transition(
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        after = uow.transition(
             record.label, record_id, target, expected_version=version, changes=checked
-        ),
-    )
+        )
+        if also is not None:
+            also(uow, after)
+            after = uow.lock(record.label, record_id)
+        return after
+
+    return store.write(actor, work)
 
 
 def _links(

@@ -7,8 +7,9 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from core.records import RecordType
+from core.records import Direction, RecordType
 from domain import cmdb_reads, records
+from domain.service_level import rules as service_level
 from schema.cmdb import HISTORY_LIMIT
 from schema.context import Context
 
@@ -23,6 +24,8 @@ class Loaders:
         )
         self.history = DataLoader[str, list[dict[str, Any]]](load_fn=self._load_history)
         self._records: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
+        self._links: dict[tuple[str, str, Direction, str], DataLoader[str, list[dict[str, Any]]]]
+        self._links = {}
 
     def record(self, record: RecordType) -> DataLoader[str, dict[str, Any] | None]:
         """The loader of one declared record type, made when a request first needs it."""
@@ -35,6 +38,25 @@ class Loaders:
                 return [found.get(i) for i in ids]
 
             loader = self._records[record.label] = DataLoader(load_fn=load)
+        return loader
+
+    def linked(
+        self, record: RecordType, rel_type: str, direction: Direction, other: str
+    ) -> DataLoader[str, list[dict[str, Any]]]:
+        """The records that `rel_type` links join records of one type to, by that record's id:
+        a page of Teams asking for their members is one round trip."""
+        key = (record.label, rel_type, direction, other)
+        loader = self._links.get(key)
+        if loader is None:
+
+            async def load(ids: Sequence[str]) -> list[list[dict[str, Any]]]:
+                ctx = self._context
+                found = await ctx.run(
+                    service_level.linked, ctx.store, ctx.actor, record, ids, *key[1:]
+                )
+                return [found[i] for i in ids]
+
+            loader = self._links[key] = DataLoader(load_fn=load)
         return loader
 
     async def _load_cis(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:

@@ -49,6 +49,10 @@ DEFAULT_PAGE = 50
 
 FromProps = Callable[[dict[str, Any]], Any]
 
+# A process's domain function that writes a record, called as the kernel's own in
+# `domain.records` (create, update, transition) is.
+Creator = Callable[..., dict[str, Any]]
+
 
 def connection_field(
     record: RecordType,
@@ -189,14 +193,18 @@ def transition_field(
     *,
     description: str | None = None,
     permission: Permission = Permission.WORK_RECORDS,
+    transition: Creator | None = None,
 ) -> StrawberryField:
     """A mutation `transition<Label>(input: {id, version, state, changes})`: the record after the
-    step, or `userErrors`; an invalid step names the current state and the allowed ones."""
+    step, or `userErrors`; an invalid step names the current state and the allowed ones.
+    `transition` is the process's domain function, called as `domain.records.transition` is
+    (which it defaults to)."""
+    step = transition or records.transition
 
     def write(info: Info, input: Any) -> dict[str, Any]:
         ctx = info.context
         try:
-            return records.transition(
+            return step(
                 ctx.store,
                 ctx.actor,
                 record,
@@ -223,9 +231,6 @@ def transition_field(
         or f"Move a {record.label} to another state through its state machine, with the "
         "changes that come with the step; nothing is written when it is refused.",
     )
-
-
-Creator = Callable[..., dict[str, Any]]
 
 
 def _mutation(

@@ -19,6 +19,7 @@ from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.governing import GoverningQuery
 from resolvers.nodes import NodeQuery
+from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from schema.errors import (
     HttpStatusFromErrors,
     MaskInternalErrors,
@@ -31,7 +32,7 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, GoverningQuery, AccessQuery):
+class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, GoverningQuery, AccessQuery):
     pass
 
 
@@ -39,7 +40,7 @@ class Query(NodeQuery, CMDBQuery, GoverningQuery, AccessQuery):
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation):
+class Mutation(CMDBMutation, ServiceLevelMutation):
     pass
 
 

@@ -1,1 +1,1 @@
-"""Service Level Management: parties, the catalogue, agreements, their terms and calendars."""
+"""Service level management: business calendars, agreements and the service catalogue."""

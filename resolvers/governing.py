@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -23,6 +24,9 @@ from schema.governing import (
     ReachedService,
 )
 from schema.records import stored
+from schema.service_level import OLANode, SLANode, TeamNode
+
+N = TypeVar("N", SLANode, OLANode, TeamNode)
 
 
 def _node(ref: governing.Ref) -> GoverningNode:
@@ -35,8 +39,12 @@ def _node(ref: governing.Ref) -> GoverningNode:
     )
 
 
-def _maybe_node(ref: governing.Ref | None) -> GoverningNode | None:
-    return _node(ref) if ref is not None else None
+async def _record(info: Info, node_type: type[N], ref: governing.Ref | None) -> N | None:
+    """The record as its own node type, through the request's loader of its type."""
+    if ref is None:
+        return None
+    props: dict[str, Any] | None = await info.context.loaders.record(node_type.record).load(ref.id)
+    return node_type.from_props(props) if props else None
 
 
 def _terms(terms: governing.Terms | None, priority: Priority) -> GoverningTerms | None:
@@ -55,17 +63,23 @@ def _rule(rule: governing.Rule) -> GoverningRule:
     return GoverningRule(rule.value)
 
 
-def governance_of(answer: governing.Governance, priority: Priority) -> Governance:
+async def governance_of(info: Info, answer: governing.Governance, priority: Priority) -> Governance:
     service = answer.cis.get(answer.service.id) if answer.service else None
+    # Gathered, so that each type's loader batches and the three types go together.
+    sla, ola, team = await asyncio.gather(
+        _record(info, SLANode, answer.sla),
+        _record(info, OLANode, answer.ola),
+        _record(info, TeamNode, answer.team),
+    )
     return Governance(
         priority=priority,
         asked=ConfigurationItem.from_props(answer.cis[answer.asked.id]),
-        sla=_maybe_node(answer.sla),
+        sla=sla,
         terms=_terms(answer.terms, priority),
         service=ConfigurationItem.from_props(service) if service else None,
-        ola=_maybe_node(answer.ola),
+        ola=ola,
         ola_terms=_terms(answer.ola_terms, priority),
-        team=_maybe_node(answer.team),
+        team=team,
         path=[
             GoverningStep(start=_node(s.start), type=s.type, end=_node(s.end), forward=s.forward)
             for s in answer.path
@@ -124,4 +138,4 @@ class GoverningQuery:
                 service_id=service_id,
             )
         )
-        return governance_of(answer, priority)
+        return await governance_of(info, answer, priority)

@@ -10,6 +10,7 @@ import strawberry
 from core import priority
 from schema.cmdb import ConfigurationItem
 from schema.records import values_enum
+from schema.service_level import OLANode, SLANode, TeamNode
 
 # The priorities are the shared set of `core.priority`, described there.
 if TYPE_CHECKING:
@@ -125,20 +126,20 @@ class ReachedService:
 class Governance:
     priority: Priority = strawberry.field(description="The priority asked about.")
     asked: ConfigurationItem = strawberry.field(description="The CI or Service asked about.")
-    sla: GoverningNode | None = strawberry.field(description="The governing SLA; null: none.")
+    sla: SLANode | None = strawberry.field(description="The governing SLA; null: none.")
     terms: GoverningTerms | None = strawberry.field(
         description="The governing SLA's current terms at the priority."
     )
     service: ConfigurationItem | None = strawberry.field(
         description="The Service through which the SLA governs."
     )
-    ola: GoverningNode | None = strawberry.field(
+    ola: OLANode | None = strawberry.field(
         description="The OLA behind the SLA; null when no active OLA supports it."
     )
     ola_terms: GoverningTerms | None = strawberry.field(
         description="The OLA's current terms at the priority."
     )
-    team: GoverningNode | None = strawberry.field(
+    team: TeamNode | None = strawberry.field(
         description="The supporting team: the OLA's, or without an OLA a team supporting the "
         "Service."
     )

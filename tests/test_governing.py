@@ -16,10 +16,10 @@ from tests.test_import import run_import
 GOVERNING = """query($ci: ID, $service: ID, $priority: Priority!) {
   governingAgreement(ci: $ci, service: $service, priority: $priority) {
     priority asked { name } service { name ciClass }
-    sla { id label number name }
+    sla { id number name state customers { name } }
     terms { version priority responseMinutes resolutionMinutes }
-    ola { label name } olaTerms { version resolutionMinutes }
-    team { label number name }
+    ola { name state } olaTerms { version resolutionMinutes }
+    team { number name services { name } }
     path { start { label ciClass name } type end { label ciClass name } forward }
     explanation rule decidedBy noneBecause
     candidates {
@@ -170,9 +170,14 @@ def test_a_database_is_governed_by_the_sla_of_the_service_its_failure_takes_down
         "resolutionMinutes": 240,
     }
     assert answer["service"] == {"name": "shop", "ciClass": "Service"}
-    assert answer["ola"] == {"label": "OLA", "name": "Shop databases"}
+    assert answer["sla"]["state"] == "ACTIVE" and answer["sla"]["customers"] == []
+    assert answer["ola"] == {"name": "Shop databases", "state": "ACTIVE"}
     assert answer["olaTerms"] == {"version": 1, "resolutionMinutes": 120}
-    assert answer["team"] == {"label": "Team", "number": "TEAM0000001", "name": "DBAs"}
+    assert answer["team"] == {
+        "number": "TEAM0000001",
+        "name": "DBAs",
+        "services": [{"name": "shop"}],
+    }
     assert steps(answer) == [
         ("db", "DEPENDS_ON", "app", False),
         ("app", "DEPENDS_ON", "shop", False),

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import enum
 
-from core import service_level  # noqa: F401 (declares Service Level Management's records)
+from core import (
+    knowledge,  # noqa: F401 - declares the knowledge base's record types
+    service_level,  # noqa: F401 (declares Service Level Management's records)
+)
 from core.records import RECORD_TYPES, Kind, Prop, RecordType, declare, describe
 
 
@@ -97,7 +100,6 @@ def _plain(label: str, prefix: str | None, process: str, description: str) -> Re
 
 declare(
     CI,
-    _plain("AgreementTerms", None, "Service Level Management", "An agreement's terms."),
     _plain("Threshold", None, "Availability Management", "A limit from an agreement."),
     _plain("Outage", None, "Availability Management", "A period a CI was down or degraded."),
     _plain("Event", "EVT", "Event Management", "What monitoring sent."),
@@ -107,11 +109,13 @@ declare(
     _plain("Request", "REQ", "Service Desk", "A service request."),
     _plain("Problem", "PRB", "Problem Management", "The cause behind incidents."),
     _plain("KnownError", "KE", "Knowledge Management", "A documented root cause and workaround."),
-    _plain("KnowledgeArticle", "KB", "Knowledge Management", "An FAQ or process document."),
     _plain("Change", "CHG", "Change Management", "A code or configuration change."),
     _plain("Release", "REL", "Release Management", "A coordinated delivery of changes."),
     _plain("AuditEntry", None, "Audit", "Who changed what and when."),
     _plain("ApiToken", None, "Access", "An API token, stored as a digest."),
 )
+
+# Declared in their process's module, imported here so that every record type is registered.
+import core.agreement_terms  # noqa: E402, F401
 
 __all__ = ["CI", "RECORD_TYPES", "Criticality", "Lifecycle"]

@@ -34,6 +34,7 @@ class Kind(enum.StrEnum):
     BOOL = "bool"
     DATETIME = "datetime"
     STRINGS = "strings"  # a list of short strings: keywords, tags
+    INTS = "ints"  # a list of whole numbers: warning percentages
 
 
 _SHORT = 200
@@ -273,6 +274,14 @@ def check_value(prop: Prop, value: Any, where: str) -> Any:
                     where, "too_long", f"each of {prop.name} has at most {prop.limit} characters"
                 )
             return items
+        case Kind.INTS:
+            if not isinstance(value, list | tuple) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                raise ValidationFailed(
+                    where, "not_integers", f"{prop.name} is a list of whole numbers"
+                )
+            return list(value)
     raise AssertionError(prop.kind)  # pragma: no cover - the match is exhaustive
 
 

@@ -1,6 +1,7 @@
 """Reads and state changes for any declared record type: by id, by number, a filtered and sorted
 page, and a transition. The declaration says what may be filtered, sorted and searched; every
-refusal names the input field. Each read checks the READ permission here, once."""
+refusal names the input field. Each read checks the READ permission here, once, and applies the
+type's read rule, so that `node(id:)`, one record and lists hide and show the same."""
 
 from __future__ import annotations
 
@@ -21,17 +22,36 @@ from graphdb.write_path import Store, UnitOfWork
 Also = Callable[[UnitOfWork, dict[str, Any]], None]
 
 
+# A read rule says, for one reader, what part of a record type they see (None: all of it, as
+# stored). A process registers one where its records are not for every reader as they are (drafts
+# of knowledge articles); the Cypher of the scope is the record type's own.
+ReadRule = Callable[[Actor], cypher.Scope | None]
+
+_READ_RULES: dict[str, ReadRule] = {}
+
+
+def register_read_rule(label: str, rule: ReadRule) -> None:
+    _READ_RULES[label] = rule
+
+
+def scope_for(actor: Actor, record: RecordType) -> cypher.Scope:
+    rule = _READ_RULES.get(record.label)
+    return (rule(actor) if rule else None) or cypher.EVERYTHING
+
+
 def by_ids(
     store: Store, actor: Actor, record: RecordType, ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """The records with these stored ids that exist, by id."""
+    """The records with these stored ids that exist and the actor may see, by id."""
     actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.by_ids(tx, record, ids))
+    scope = scope_for(actor, record)
+    return store.read(lambda tx: cypher.by_ids(tx, record, ids, scope))
 
 
 def by_number(store: Store, actor: Actor, record: RecordType, number: str) -> dict[str, Any] | None:
     actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.by_number(tx, record, number.strip().upper()))
+    scope = scope_for(actor, record)
+    return store.read(lambda tx: cypher.by_number(tx, record, number.strip().upper(), scope))
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,7 @@ def page(
         backward=search.backward,
         limit=search.limit,
         count=search.count,
+        scope=scope_for(actor, record),
     )
     return store.read(full_text_errors(lambda tx: cypher.page(tx, record, query)))
 

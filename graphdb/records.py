@@ -56,27 +56,57 @@ def time_properties(record: RecordType) -> tuple[str, ...]:
     )
 
 
-def view(record: RecordType, n: str = "n") -> str:
+def view(record: RecordType, n: str = "n", shown: Mapping[str, str] | None = None) -> str:
     """A record as read for display: times as epoch milliseconds, because the driver's decoding
-    of temporal values costs more than the rest of a row."""
+    of temporal values costs more than the rest of a row; `shown` replaces properties by
+    expressions over `n` (what a reader sees instead, see `Scope`)."""
     times = ", ".join(f"{t}: {n}.{t}.epochMillis" for t in time_properties(record))
-    return f"{n} {{.*, {times}}}"
+    extra = "".join(f", {name}: {expression}" for name, expression in (shown or {}).items())
+    return f"{n} {{.*, {times}{extra}}}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one reader may see of a record type, as the type's own Cypher module says it.
+
+    `conditions` on `n` hide records from every read (by id, by number, pages and their counts);
+    `shown` replaces stored properties by expressions over `n` (a reader who sees a published
+    copy rather than the working one); `text_source` is where this reader's full-text search
+    looks: Cypher that reads the Lucene query `$text` and binds the records it finds to `n`, one
+    row each (the page goes on with `WITH n`).
+    """
+
+    conditions: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    shown: Mapping[str, str] = field(default_factory=dict)
+    text_source: str | None = None
+
+
+EVERYTHING = Scope()
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)} " if conditions else ""
 
 
 def by_ids(
-    tx: ManagedTransaction, record: RecordType, ids: Sequence[str]
+    tx: ManagedTransaction, record: RecordType, ids: Sequence[str], scope: Scope = EVERYTHING
 ) -> dict[str, dict[str, Any]]:
     rows = tx.run(
-        f"UNWIND $ids AS id MATCH (n:{ident(record.label)} {{id: id}}) RETURN {view(record)} AS n",
-        ids=list(ids),
+        f"UNWIND $ids AS id MATCH (n:{ident(record.label)} {{id: id}}) "
+        f"{_where(scope.conditions)}RETURN {view(record, shown=scope.shown)} AS n",
+        {**scope.params, "ids": list(ids)},
     )
     return {r["n"]["id"]: dict(r["n"]) for r in rows}
 
 
-def by_number(tx: ManagedTransaction, record: RecordType, number: str) -> dict[str, Any] | None:
+def by_number(
+    tx: ManagedTransaction, record: RecordType, number: str, scope: Scope = EVERYTHING
+) -> dict[str, Any] | None:
     found = tx.run(
-        f"MATCH (n:{ident(record.label)} {{number: $number}}) RETURN {view(record)} AS n",
-        number=number,
+        f"MATCH (n:{ident(record.label)} {{number: $number}}) "
+        f"{_where(scope.conditions)}RETURN {view(record, shown=scope.shown)} AS n",
+        {**scope.params, "number": number},
     ).single()
     return dict(found["n"]) if found else None
 
@@ -96,6 +126,7 @@ class PageQuery:
     backward: bool = False  # the last `limit` before `before` (or of all), still in order
     limit: int = 50
     count: bool = True  # False: the caller does not show the total, so it is not counted
+    scope: Scope = EVERYTHING  # what the reader may see
     # What a record type's own Cypher module adds: conditions on parameters it passes (a CI's
     # attributes), a key to sort by before the order (so a composite index serves it), and
     # conditions only the count needs (so that index also counts).
@@ -118,8 +149,9 @@ def page(
     if query.order not in record.sortable_properties:
         raise ValueError(f"{record.label} cannot be ordered by {query.order!r}")
     label = ident(record.label)
-    params: dict[str, Any] = {**query.params, "limit": query.limit}
-    where: list[str] = list(query.conditions)
+    scope = query.scope
+    params: dict[str, Any] = {**scope.params, **query.params, "limit": query.limit}
+    where: list[str] = [*scope.conditions, *query.conditions]
     for i, (name, value) in enumerate(sorted(query.filters.items())):
         if name not in record.by_name and name not in ("number", "id"):
             raise ValueError(f"{record.label} has no property {name!r} to filter on")
@@ -130,9 +162,8 @@ def page(
         if record.fulltext_index is None:
             raise ValueError(f"{record.label} has no full-text index")
         source = (
-            "CALL db.index.fulltext.queryNodes($index, $text) YIELD node AS n "
-            f"WITH n WHERE n:{label} "
-        )
+            scope.text_source or "CALL db.index.fulltext.queryNodes($index, $text) YIELD node AS n"
+        ) + f" WITH n WHERE n:{label} "
         params.update(index=record.fulltext_index, text=query.text)
         first_where = "AND "
     else:
@@ -169,25 +200,38 @@ def page(
     sort = f"{key} {order}, n.id {order}"
     if query.sort_prefix:
         sort = f"{query.sort_prefix} {order}, {sort}"
-    rows = tx.run(
+    return run_page(
+        tx,
         source
         + (f"{first_where}{' AND '.join(where)} " if where else "")
         + f"WITH n ORDER BY {sort} LIMIT $limit "
-        f"RETURN {view(record)} AS n, {position} AS position",
-        params,
-    )
-    found = [(dict(r["n"]), r["position"]) for r in rows]
-    if query.backward:
-        found.reverse()
-    if not query.count:
-        return found, None
-    total = tx.run(
+        f"RETURN {view(record, shown=scope.shown)} AS n, {position} AS position",
         source
         + (f"{first_where}{' AND '.join(count_where)} " if count_where else "")
-        + "RETURN count(n) AS c",
+        + "RETURN count(n) AS c"
+        if query.count
+        else None,
         params,
-    ).single(strict=True)["c"]
-    return found, int(total)
+        backward=query.backward,
+    )
+
+
+def run_page(
+    tx: ManagedTransaction,
+    rows_query: str,
+    count_query: str | None,
+    params: dict[str, Any],
+    *,
+    backward: bool,
+) -> tuple[list[tuple[dict[str, Any], Any]], int | None]:
+    """A page read as rows of `n` and its `position`, put back in order when the query walked
+    the order reversed, and the count `c` of `count_query` when there is one."""
+    found = [(dict(r["n"]), r["position"]) for r in tx.run(rows_query, params)]
+    if backward:
+        found.reverse()
+    if count_query is None:
+        return found, None
+    return found, int(tx.run(count_query, params).single(strict=True)["c"])
 
 
 def transitions(tx: ManagedTransaction, record: RecordType, record_id: str) -> list[dict[str, Any]]:

@@ -82,13 +82,14 @@ class UnitOfWork:
         *,
         extra_labels: tuple[str, ...] = (),
         record_id: str | None = None,
+        version: int = 1,
     ) -> dict[str, Any]:
         record_type = RECORD_TYPES[label]
         values = {k: v for k, v in props.items() if v is not None}
         values["id"] = record_id or str(uuid.uuid4())
         if record_type.number_prefix and "number" not in values:
             values["number"] = self.next_number(record_type.number_prefix)
-        values.update(createdAt=self.at, updatedAt=self.at, version=1)
+        values.update(createdAt=self.at, updatedAt=self.at, version=version)
         labels = ":".join(ident(x) for x in (label, *extra_labels))
         created = self.tx.run(
             f"CREATE (n:{labels}) SET n = $values RETURN properties(n) AS n", values=values

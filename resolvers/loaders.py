@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -24,6 +24,7 @@ class Loaders:
         )
         self.history = DataLoader[str, list[dict[str, Any]]](load_fn=self._load_history)
         self._records: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
+        self._keyed: dict[str, DataLoader[Any, Any]] = {}
         self._links: dict[tuple[str, str, Direction, str], DataLoader[str, list[dict[str, Any]]]]
         self._links = {}
 
@@ -57,6 +58,21 @@ class Loaders:
                 return [found[i] for i in ids]
 
             loader = self._links[key] = DataLoader(load_fn=load)
+        return loader
+
+    def keyed(
+        self, name: str, load: Callable[[Context, Sequence[Any]], Awaitable[list[Any]]]
+    ) -> DataLoader[Any, Any]:
+        """A process's own batch loader by name, made when a request first needs it: `load`
+        answers for many keys at once, in their order."""
+        loader = self._keyed.get(name)
+        if loader is None:
+            context = self._context
+
+            async def batch(keys: Sequence[Any]) -> list[Any]:
+                return await load(context, keys)
+
+            loader = self._keyed[name] = DataLoader(load_fn=batch)
         return loader
 
     async def _load_cis(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:

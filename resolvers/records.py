@@ -48,7 +48,6 @@ from schema.records import (
 DEFAULT_PAGE = 50
 
 FromProps = Callable[[dict[str, Any]], Any]
-
 # A process's domain function that writes a record, called as the kernel's own in
 # `domain.records` (create, update, transition) is.
 Creator = Callable[..., dict[str, Any]]
@@ -197,8 +196,9 @@ def transition_field(
 ) -> StrawberryField:
     """A mutation `transition<Label>(input: {id, version, state, changes})`: the record after the
     step, or `userErrors`; an invalid step names the current state and the allowed ones.
-    `transition` is the process's domain function, called as `domain.records.transition` is
-    (which it defaults to)."""
+    `transition` is the process's domain function for steps that write more than the record
+    (a publish that stores a revision), called as `domain.records.transition` is (which it
+    defaults to)."""
     step = transition or records.transition
 
     def write(info: Info, input: Any) -> dict[str, Any]:

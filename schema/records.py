@@ -108,6 +108,7 @@ _SCALARS: Mapping[Kind, Any] = {
     Kind.BOOL: bool,
     Kind.DATETIME: datetime,
     Kind.STRINGS: list[str],
+    Kind.INTS: list[int],
 }
 
 

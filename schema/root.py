@@ -16,8 +16,10 @@ from strawberry.extensions import max_aliases as alias_limit
 from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
+from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.governing import GoverningQuery
+from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from schema.errors import (
@@ -32,7 +34,15 @@ from schema.execution import PlainFieldExecutor
 
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, GoverningQuery, AccessQuery):
+class Query(
+    NodeQuery,
+    CMDBQuery,
+    ServiceLevelQuery,
+    AgreementTermsQuery,
+    GoverningQuery,
+    KnowledgeQuery,
+    AccessQuery,
+):
     pass
 
 
@@ -40,7 +50,7 @@ class Query(NodeQuery, CMDBQuery, ServiceLevelQuery, GoverningQuery, AccessQuery
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation, ServiceLevelMutation):
+class Mutation(CMDBMutation, ServiceLevelMutation, AgreementTermsMutation, KnowledgeMutation):
     pass
 
 

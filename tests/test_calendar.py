@@ -33,9 +33,8 @@ NEW_YORK = ZoneInfo("America/New_York")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 
 Hours = Mapping[int, tuple[tuple[time, time], ...]]
-Span = tuple[
-    BusinessCalendar, Hours, datetime, datetime
-]  # the calendar, its raw hours, [start, end)
+# a calendar, the working hours it was made from, and a span [start, end)
+Span = tuple[BusinessCalendar, Hours, datetime, datetime]
 
 # --- the reference ---------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -55,7 +56,7 @@ class BusinessCalendar:
 
     def __post_init__(self) -> None:
         windows = _windows_by_weekday(self.hours)
-        object.__setattr__(self, "hours", _frozen_hours(windows))
+        object.__setattr__(self, "hours", MappingProxyType(_frozen_hours(windows)))
         object.__setattr__(self, "extra_holidays", frozenset(self.extra_holidays))
         object.__setattr__(self, "_windows", windows)
         object.__setattr__(
@@ -167,43 +168,47 @@ class BusinessCalendar:
     def _wall_business(self, w0: datetime, w1: datetime) -> timedelta:
         """Business time between two wall-clock readings [w0, w1) of one constant-offset span."""
         total = _ZERO
-        day = w0.date()
-        midnight = datetime.combine(day, time(), w0.tzinfo)
-        while midnight < w1:
-            if not self._closed(day):
-                if w0 <= midnight and midnight + _DAY <= w1:
-                    total += self._day_totals[day.weekday()]
-                else:
-                    for s, e in self._windows[day.weekday()]:
-                        lo, hi = max(w0, midnight + s), min(w1, midnight + e)
-                        if hi > lo:
-                            total += hi - lo
-            day += _DAY
-            midnight += _DAY
+        for midnight, weekday, whole_day in self._open_days(w0, w1):
+            if whole_day:
+                total += self._day_totals[weekday]
+            else:
+                for lo, hi in self._working_pieces(midnight, weekday, w0, w1):
+                    total += hi - lo
         return total
 
     def _wall_reach(
         self, w0: datetime, w1: datetime, remaining: timedelta
     ) -> tuple[datetime | None, timedelta]:
         """Where `remaining` business time runs out between w0 and w1, or what is left after w1."""
+        for midnight, weekday, whole_day in self._open_days(w0, w1):
+            if whole_day and self._day_totals[weekday] < remaining:
+                remaining -= self._day_totals[weekday]
+                continue
+            for lo, hi in self._working_pieces(midnight, weekday, w0, w1):
+                if remaining <= hi - lo:
+                    return lo + remaining, _ZERO
+                remaining -= hi - lo
+        return None, remaining
+
+    def _open_days(self, w0: datetime, w1: datetime) -> Iterator[tuple[datetime, int, bool]]:
+        """The local days [w0, w1) touches that are not closed: their midnight, their weekday, and
+        whether [w0, w1) holds the whole day."""
         day = w0.date()
         midnight = datetime.combine(day, time(), w0.tzinfo)
         while midnight < w1:
             if not self._closed(day):
-                whole_day = w0 <= midnight and midnight + _DAY <= w1
-                if whole_day and self._day_totals[day.weekday()] < remaining:
-                    remaining -= self._day_totals[day.weekday()]
-                else:
-                    for s, e in self._windows[day.weekday()]:
-                        lo, hi = max(w0, midnight + s), min(w1, midnight + e)
-                        if hi <= lo:
-                            continue
-                        if remaining <= hi - lo:
-                            return lo + remaining, _ZERO
-                        remaining -= hi - lo
+                yield midnight, day.weekday(), w0 <= midnight and midnight + _DAY <= w1
             day += _DAY
             midnight += _DAY
-        return None, remaining
+
+    def _working_pieces(
+        self, midnight: datetime, weekday: int, w0: datetime, w1: datetime
+    ) -> Iterator[tuple[datetime, datetime]]:
+        """The day's working intervals cut to [w0, w1), in order, empty ones left out."""
+        for s, e in self._windows[weekday]:
+            lo, hi = max(w0, midnight + s), min(w1, midnight + e)
+            if hi > lo:
+                yield lo, hi
 
 
 def calendar_from_input(

@@ -18,6 +18,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from core.access import Actor, Permission
+from core.agreement_terms import EscalationClock, target_property
 from core.errors import NotFound, ValidationFailed
 from core.priority import Priority
 from domain import impact
@@ -459,8 +460,8 @@ def governing_agreement(
             for row in governing_cypher.behind_services(
                 tx,
                 [s.id for s, _ in reached.services],
-                response=f"response{priority}",
-                resolution=f"resolution{priority}",
+                response=target_property(EscalationClock.RESPONSE, priority),
+                resolution=target_property(EscalationClock.RESOLUTION, priority),
             )
         }
         decide(governance, reached.services, behind, reached.path_to, reached.spared)

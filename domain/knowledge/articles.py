@@ -1,0 +1,237 @@
+"""Articles: who may read what, writing and editing, review and publishing, and revisions.
+
+* Writers (roles with WORK_RECORDS: agents, managers, admins, automation) see every article as
+  it is being written, drafts included. Every other reader (viewers, anonymous reading) sees only
+  articles that have a published revision and are not retired, and sees them as that revision
+  has them, even while a newer draft is being edited. `node(id:)`, one article and every list
+  apply the same rule (`domain.records.register_read_rule`).
+* The author is whoever created the article; the reviewer is whoever last published it.
+* Publishing: someone other than the author publishes, unless the publisher is a manager or an
+  admin (the guard `knowledge_publisher_not_author`). Sending back needs a reason.
+* Every publish stores the next `ArticleRevision` (number, kind, title, body, keywords, who, when)
+  in the same transaction; revisions are never changed.
+* Editing the content of a published article starts a new draft (the `revise` transition, in the
+  same transaction); the published revision stays what readers see until the next publish.
+  A retired article is not edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.access import Actor, Permission, Role
+from core.errors import ValidationFailed
+from core.knowledge import (
+    ARTICLE_REVISION,
+    KNOWLEDGE_ARTICLE,
+    PUBLISHER_NOT_AUTHOR,
+    SEND_BACK_REASON,
+    ArticleState,
+)
+from core.records import RecordType, check_properties
+from core.states import GuardFailure, GuardRefused, register_guard
+from domain import records
+from graphdb import records as record_cypher
+from graphdb.cypher import knowledge as cypher
+from graphdb.write_path import Store, UnitOfWork
+
+CONTENT = ("kind", "title", "body", "keywords")
+_MAY_PUBLISH_OWN = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+def sees_drafts(actor: Actor) -> bool:
+    """Whether the actor reads articles as they are being written."""
+    return Permission.WORK_RECORDS in actor.permissions
+
+
+def _articles_for(actor: Actor) -> record_cypher.Scope | None:
+    return None if sees_drafts(actor) else cypher.PUBLISHED_ARTICLES
+
+
+def _revisions_for(actor: Actor) -> record_cypher.Scope | None:
+    return None if sees_drafts(actor) else cypher.REVISIONS_OF_LIVE_ARTICLES
+
+
+records.register_read_rule(KNOWLEDGE_ARTICLE.label, _articles_for)
+records.register_read_rule(ARTICLE_REVISION.label, _revisions_for)
+
+
+# -- guards -------------------------------------------------------------------------------------
+
+
+def _publisher_not_author(
+    record: Mapping[str, Any], changes: Mapping[str, Any]
+) -> GuardFailure | None:
+    if changes.get("reviewerRole") in _MAY_PUBLISH_OWN:
+        return None
+    if changes.get("reviewerId") == record.get("authorId"):
+        return GuardFailure(
+            "state",
+            "author_cannot_publish",
+            "an article is published by someone other than its author (or by a manager)",
+        )
+    return None
+
+
+def _send_back_reason(record: Mapping[str, Any], changes: Mapping[str, Any]) -> GuardFailure | None:
+    if not (changes.get("sendBackReason") or "").strip():
+        return GuardFailure(
+            "sendBackReason", "required", "sending an article back needs a reason for its author"
+        )
+    return None
+
+
+register_guard(PUBLISHER_NOT_AUTHOR, _publisher_not_author)
+register_guard(SEND_BACK_REASON, _send_back_reason)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def create_article(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    values: Mapping[str, Any],
+    links: Mapping[str, list[str]] | None = None,
+    *,
+    permission: Permission = Permission.WORK_RECORDS,
+) -> dict[str, Any]:
+    """A new draft, written by the actor."""
+
+    def author(uow: UnitOfWork, created: dict[str, Any]) -> None:
+        uow.update(
+            record.label,
+            created["id"],
+            {"authorId": uow.actor.id, "authorName": uow.actor.name},
+            expected_version=None,
+        )
+
+    return records.create(store, actor, record, values, links, permission=permission, also=author)
+
+
+def update_article(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    record_id: str,
+    values: Mapping[str, Any],
+    links: Mapping[str, list[str]] | None = None,
+    *,
+    version: int | None,
+    permission: Permission = Permission.WORK_RECORDS,
+) -> dict[str, Any]:
+    """Change an article; new content for a published one starts its next draft."""
+    content = any(name in values for name in CONTENT)
+
+    def follow(uow: UnitOfWork, updated: dict[str, Any]) -> None:
+        state = updated.get("state")
+        if state == ArticleState.RETIRED:
+            raise ValidationFailed(
+                "id", "retired", f"{updated.get('number')} is retired; it is no longer edited"
+            )
+        if content and state == ArticleState.PUBLISHED:
+            uow.transition(record.label, record_id, ArticleState.DRAFT.value, expected_version=None)
+
+    return records.update(
+        store,
+        actor,
+        record,
+        record_id,
+        values,
+        links,
+        version=version,
+        permission=permission,
+        also=follow,
+    )
+
+
+def transition_article(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    record_id: str,
+    target: str,
+    *,
+    version: int | None,
+    changes: Mapping[str, Any],
+    permission: Permission = Permission.WORK_RECORDS,
+) -> dict[str, Any]:
+    """A step of the article's life; publishing also stores the next revision."""
+    actor.require(permission)
+    checked = check_properties(record, changes, creating=False, prefix="changes.")
+    publishing = target == ArticleState.PUBLISHED
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        extra = dict(checked)
+        if publishing:
+            before = uow.lock(record.label, record_id)
+            extra.update(
+                reviewerId=actor.id,
+                reviewerName=actor.name,
+                reviewerRole=actor.role.value if actor.role else None,
+                revision=int(before.get("revision") or 0) + 1,
+                publishedAt=uow.at,
+            )
+        after = uow.transition(
+            record.label, record_id, target, expected_version=version, changes=extra
+        )
+        if publishing:
+            _store_revision(uow, after)
+        return after
+
+    try:
+        return store.write(actor, work)
+    except GuardRefused as refused:
+        if refused.details.get("guard") != PUBLISHER_NOT_AUTHOR:
+            raise
+        # Not a property the caller sent: the step itself is refused.
+        raise ValidationFailed("state", refused.reason, refused.message) from refused
+
+
+def _store_revision(uow: UnitOfWork, article: Mapping[str, Any]) -> None:
+    revision = uow.create(
+        ARTICLE_REVISION.label,
+        {
+            "articleId": article["id"],
+            "revision": article["revision"],
+            **{name: article.get(name) for name in CONTENT},
+            "publishedById": uow.actor.id,
+            "publishedByName": uow.actor.name,
+            "publishedAt": uow.at,
+        },
+    )
+    uow.link(
+        ARTICLE_REVISION.label,
+        revision["id"],
+        "REVISION_OF",
+        KNOWLEDGE_ARTICLE.label,
+        article["id"],
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def revisions_of(
+    store: Store, actor: Actor, article_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The published revisions of each article the actor may see, newest first."""
+    visible = records.by_ids(store, actor, KNOWLEDGE_ARTICLE, article_ids)
+    found = store.read(lambda tx: cypher.revisions_of(tx, list(visible)))
+    return {i: found.get(i, []) for i in article_ids}
+
+
+def revision(store: Store, actor: Actor, article_id: str, number: int) -> dict[str, Any] | None:
+    """One published revision of an article, by its number."""
+    revisions = revisions_of(store, actor, [article_id])[article_id]
+    return next((r for r in revisions if r["revision"] == number), None)
+
+
+def concerned_cis(
+    store: Store, actor: Actor, article_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The CIs each article is about (the articles the actor may see)."""
+    actor.require(Permission.READ)
+    return store.read(lambda tx: cypher.concerned_cis(tx, article_ids))

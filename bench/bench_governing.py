@@ -61,7 +61,7 @@ GOVERNING_QUERY = """query($ci: ID!, $priority: Priority!) {
     sla { id number name } terms { version responseMinutes resolutionMinutes }
     service { id name } ola { id name } team { id name }
     path { start { id } type end { id } forward }
-    explanation decidedBy noneBecause services { service { id } }
+    explanation decidedBy noneBecause services { service { id } depth }
   }
 }"""
 
@@ -210,9 +210,11 @@ def agreement(api: dict[str, Any], raw: dict[str, Any] | None) -> str:
     raw_sla = raw["sla"] if raw else None
     if api_sla == raw_sla:
         return "same"
-    reached = {record_id(s["service"]["id"], "CI") for s in api["services"]}
+    reached = {record_id(s["service"]["id"], "CI"): s["depth"] for s in api["services"]}
     if raw is not None and raw["service"] not in reached:
         return "raw's Service kept up by a redundancy group (the API does not reach it)"
+    if raw is not None and reached[raw["service"]] != raw["depth"]:
+        return "raw's Service nearer by its walk (through a redundancy group) than the API's"
     return "different"
 
 

@@ -394,3 +394,73 @@ def test_bad_input_is_a_typed_error_naming_the_argument(
     assert (unknown_service["code"], unknown_service["field"]) == ("NOT_FOUND", "service")
     bad_priority = api.post('{ governingAgreement(ci: "x", priority: P9) { explanation } }').json()
     assert bad_priority["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+MANAGE = {
+    "team": """mutation($input: CreateTeamInput!) {
+      createTeam(input: $input) { userErrors { message } team { id } } }""",
+    "sla": """mutation($input: CreateSLAInput!) {
+      createSLA(input: $input) { userErrors { message } sla { id } } }""",
+    "ola": """mutation($input: CreateOLAInput!) {
+      createOLA(input: $input) { userErrors { message } ola { id } } }""",
+    "terms": """mutation($input: SetAgreementTermsInput!) {
+      setAgreementTerms(input: $input) { userErrors { message } agreementTerms { version } } }""",
+    "SLA": """mutation($input: TransitionSLAInput!) {
+      transitionSLA(input: $input) { userErrors { message } sla { state } } }""",
+    "OLA": """mutation($input: TransitionOLAInput!) {
+      transitionOLA(input: $input) { userErrors { message } ola { state } } }""",
+}
+
+
+def test_agreements_made_through_the_api_govern_from_their_latest_terms_until_retired(
+    api: Api, store: Store, shop: dict[str, str]
+) -> None:
+    manager = api.as_role(store, "manager")
+
+    def run(what: str, given: dict[str, Any]) -> dict[str, Any]:
+        payload: dict[str, Any] = next(iter(manager.ok(MANAGE[what], {"input": given}).values()))
+        assert payload["userErrors"] == [], payload
+        return payload
+
+    def terms(agreement: str, response: int, resolution: int) -> int:
+        set_ = run(
+            "terms",
+            {
+                "agreement": agreement,
+                "response": [{"priority": "P2", "minutes": response}],
+                "resolution": [{"priority": "P2", "minutes": resolution}],
+            },
+        )
+        version: int = set_["agreementTerms"]["version"]
+        return version
+
+    team = run("team", {"name": "DBAs", "services": [shop["shop"]]})["team"]["id"]
+    sla = run("sla", {"name": "Shop Gold", "services": [shop["shop"]]})["sla"]["id"]
+    assert terms(sla, 30, 240) == 1
+    # A draft SLA governs nothing yet.
+    assert governing(api, "P2", ci=shop["db"])["noneBecause"] == "NO_ACTIVE_SLA"
+    run("SLA", {"id": sla, "state": "ACTIVE"})
+    ola = run("ola", {"name": "Shop databases", "slas": [sla], "team": team})["ola"]["id"]
+    run("OLA", {"id": ola, "state": "ACTIVE"})
+    assert terms(ola, 15, 120) == 1
+
+    answer = governing(api, "P2", ci=shop["db"])
+    assert answer["sla"]["name"] == "Shop Gold" and answer["terms"]["version"] == 1
+    assert answer["ola"]["name"] == "Shop databases" and answer["team"]["name"] == "DBAs"
+    assert answer["olaTerms"] == {"version": 1, "resolutionMinutes": 120}
+
+    # New terms are a new version; the answer follows the current one.
+    assert terms(sla, 20, 180) == 2
+    later = governing(api, "P2", ci=shop["db"])
+    assert later["terms"] == {
+        "version": 2,
+        "priority": "P2",
+        "responseMinutes": 20,
+        "resolutionMinutes": 180,
+    }
+    assert "terms version 2: resolution 180 min, response 20 min" in later["explanation"]
+
+    run("SLA", {"id": sla, "state": "RETIRED"})
+    retired = governing(api, "P2", ci=shop["db"])
+    assert retired["sla"] is None and retired["noneBecause"] == "NO_ACTIVE_SLA"
+    assert retired["candidates"][0]["rule"] == "NOT_ACTIVE"

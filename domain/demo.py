@@ -12,7 +12,7 @@ from core.records import RecordType
 from domain import cmdb, records
 from domain.configuration import refresh_blast_radius_many
 from domain.records import RecordSearch
-from domain.service_level import agreements, catalogue, parties
+from domain.service_level import agreements, catalogue, parties, terms
 from domain.service_level.rules import Rules
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
@@ -172,6 +172,8 @@ def load_demo_estate(store: Store) -> bool:
     if loaded:
         refresh_blast_radius_many(store, store.read(ci_cypher.all_ids))
     made = load_demo_service_levels(store)
+    if made:
+        store.write(SYSTEM, lambda uow: terms.demo_terms(uow, made))
     return loaded or bool(made)
 
 
@@ -208,6 +210,7 @@ TEAMS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
         ("host1", "host2", "san"),
     ),
     ("Service Desk", "service-desk@example.com", (), ("Fatima Zahra",), ()),
+    ("Duty Managers", "duty-managers@example.com", (), ("Hana Sato",), ()),
 )
 
 # (name, e-mail, description)

@@ -96,19 +96,26 @@ def raw_query(depth: int) -> str:
     (`ANY SHORTEST` with the same predicate was tried too: on the 10,000-CI estate it took 15 to
     115 s per start at depth 6, against well under a second for this form.)
     """
+    return (
+        "MATCH (failed:CI {id: $id}) "
+        f"{propagation_walk(1, depth, 'hit:CI')} "
+        "WHERE hit <> failed "
+        "WITH hit, min(size(r)) AS depth "
+        "RETURN hit.id AS id, hit.name AS name, hit.ciClass AS ciClass, depth"
+    )
+
+
+def propagation_walk(min_hops: int, max_hops: int, end: str) -> str:
+    """`MATCH (failed)(…){min,max}(end)`: every trail a failure of `failed` travels along."""
     incoming = _types(Propagation.TO_SOURCE)
     both = _types(Propagation.BOTH)
     outgoing = _types(Propagation.TO_TARGET)
     cases = [f"WHEN '{t}' THEN true" for t in both]
     cases += [f"WHEN '{t}' THEN startNode(r) = a" for t in outgoing]
     return (
-        "MATCH (failed:CI {id: $id}) "
         f"MATCH (failed)((a)-[r:{'|'.join(incoming + both + outgoing)}]-(b) "
         f"  WHERE CASE type(r) {' '.join(cases)} ELSE endNode(r) = a END"
-        f"){{1,{int(depth)}}}(hit:CI) "
-        "WHERE hit <> failed "
-        "WITH hit, min(size(r)) AS depth "
-        "RETURN hit.id AS id, hit.name AS name, hit.ciClass AS ciClass, depth"
+        f"){{{int(min_hops)},{int(max_hops)}}}({end})"
     )
 
 

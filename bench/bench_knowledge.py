@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_knowledge                 # 10,000 articles
     .venv/bin/python -m bench.bench_knowledge --articles 2000
 
-Loads seeded, generated articles (FAQs and process documents of about 180 words each, one word
+Loads seeded, generated articles (FAQs and process documents of about 250 words each, one word
 in twenty from an ITSM vocabulary and the rest made-up names with a long tail; every article
 published once: the article and its revision, as a publish stores them) with the raw loader,
 waits for the full-text indexes, starts the API as deployed (`itsm serve` in a process of its

@@ -55,6 +55,9 @@ class Prop:
     fulltext: bool = False  # part of the record type's full-text index
     max_length: int | None = None
     derived: bool = False  # computed by the system (a blast radius), never taken from input
+    # Given only with a transition (a reason to send back, a resolution), not by create or
+    # update: the step that needs it is where it is checked.
+    by_transition: bool = False
 
     @property
     def limit(self) -> int:
@@ -291,11 +294,13 @@ def check_properties(
     *,
     creating: bool,
     prefix: str = "",
+    step: bool = False,
 ) -> dict[str, Any]:
     """Input for a record checked against its declaration, as it will be stored.
 
     Creating fills defaults and insists on required properties; an update checks only what it
-    sends. A property the declaration does not know is refused by name. `prefix` is put before
+    sends; `step` says the values come with a transition, the only place for `by_transition`
+    properties. A property the declaration does not know is refused by name. `prefix` is put before
     field names in errors (`items[3].`).
     """
     out: dict[str, Any] = {}
@@ -317,6 +322,10 @@ def check_properties(
         if prop.derived:
             raise ValidationFailed(
                 prefix + name, "derived", f"{name} is computed by the system, not set"
+            )
+        if prop.by_transition and not step:
+            raise ValidationFailed(
+                prefix + name, "by_transition", f"{name} is given with the step that needs it"
             )
         if value is None and not creating and prop.required:
             raise ValidationFailed(prefix + name, "required", f"{name} cannot be cleared")

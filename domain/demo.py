@@ -1,6 +1,6 @@
 """A small online shop, so that a fresh install shows linked records at once: its CIs, the
-teams and people who support it, the customers it serves, its catalogue entries and the
-agreements that govern it."""
+teams and people who support it, the customers it serves, its catalogue entries, the
+agreements that govern it and the knowledge articles about it."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from core.access import SYSTEM
 from core.records import RecordType
 from domain import cmdb, records
 from domain.configuration import refresh_blast_radius_many
+from domain.knowledge.demo import load_demo_articles
 from domain.records import RecordSearch
-from domain.service_level import agreements, catalogue, parties
+from domain.service_level import agreements, catalogue, parties, terms
 from domain.service_level.rules import Rules
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
@@ -172,7 +173,10 @@ def load_demo_estate(store: Store) -> bool:
     if loaded:
         refresh_blast_radius_many(store, store.read(ci_cypher.all_ids))
     made = load_demo_service_levels(store)
-    return loaded or bool(made)
+    if made:
+        store.write(SYSTEM, lambda uow: terms.demo_terms(uow, made))
+    articles = load_demo_articles(store, _demo_cis(store))
+    return loaded or bool(made) or bool(articles)
 
 
 # -- Service Level Management: who supports the shop, what is offered, what is agreed -----------
@@ -208,6 +212,7 @@ TEAMS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
         ("host1", "host2", "san"),
     ),
     ("Service Desk", "service-desk@example.com", (), ("Fatima Zahra",), ()),
+    ("Duty Managers", "duty-managers@example.com", (), ("Hana Sato",), ()),
 )
 
 # (name, e-mail, description)

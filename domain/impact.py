@@ -14,7 +14,7 @@ groups are judged here; a walk starts again only from a CI that an exhausted gro
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -95,6 +95,11 @@ class ImpactResult:
     direction: Direction
     reached: list[Reached]
     spared: list[Spared]
+    # Downstream: fills in the reasons and paths of the given reached CIs afterwards, while the
+    # transaction that read the graph is open (an answer may need the way to one CI of many).
+    explain: Callable[[Collection[str] | None], None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -234,11 +239,41 @@ def _impact(
             spared.append(Spared(dependant, v.group, len(v.members), v.up, v.min_up))
 
     reached = {ci: Reached(ci, depth) for ci, depth in fell.items()}
+
+    def explain_some(only: Collection[str] | None) -> None:
+        _explain(reached, fell, by_group, graph, root, only)
+
     if explain:
-        needs = graph.providers([ci for ci in fell if ci != root])
-        for ci, r in reached.items():
-            if ci == root:
-                continue
+        explain_some(None)
+    return ImpactResult(
+        root,
+        Direction.DOWNSTREAM,
+        _in_order(reached, root),
+        spared,
+        explain_some,
+    )
+
+
+def _explain(
+    reached: dict[str, Reached],
+    fell: dict[str, int],
+    by_group: dict[str, _GroupVerdict],
+    graph: PropagationGraph,
+    root: str,
+    only: Collection[str] | None,
+) -> None:
+    """Reasons and paths of the failed CIs, or of `only` these: then the relationships read are
+    those of these CIs and of the CIs on their paths, a round trip per depth, instead of every
+    failed CI's at once."""
+    wanted = sorted(ci for ci in (fell if only is None else only) if ci in fell)
+    explained: set[str] = {root}
+    while wanted:
+        asked = [ci for ci in wanted if ci not in explained]
+        needs = graph.providers(asked) if asked else {}
+        further: set[str] = set()
+        for ci in asked:
+            explained.add(ci)
+            r = reached[ci]
             # A failed provider outside any group explains a failure before a group does.
             r.parents = sorted(
                 (
@@ -258,13 +293,10 @@ def _impact(
                     f"redundancy group {verdict.group!r} exhausted: {verdict.up} of "
                     f"{len(verdict.members)} up, {verdict.min_up} needed"
                 )
-        _fill_paths(reached, root)
-    return ImpactResult(
-        root,
-        Direction.DOWNSTREAM,
-        _in_order(reached, root),
-        spared,
-    )
+            if only is not None:
+                further.update(p for p, _ in r.parents)
+        wanted = sorted(further - explained)
+    _fill_paths(reached, root)
 
 
 def _dependencies(
@@ -438,6 +470,54 @@ def _member(group: str, row: Sequence[Any]) -> Edge:
     return Edge(provider, source, type_, target, group, int(min_up or 1))
 
 
+def _analyse_stored(
+    tx: ManagedTransaction,
+    ci_id: str,
+    types: Sequence[str],
+    direction: Direction,
+    max_depth: int,
+    max_results: int,
+    explain: bool,
+    ci_properties: Sequence[str] | None,
+) -> tuple[ImpactResult, _StoredGraph]:
+    graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
+    result = analyse(
+        ci_id,
+        graph,
+        direction=direction,
+        max_depth=max_depth,
+        max_results=max_results,
+        explain=explain,
+    )
+    return result, graph
+
+
+def failure_reach(
+    tx: ManagedTransaction,
+    ci_id: str,
+    *,
+    max_depth: int,
+    explain: bool = True,
+    ci_properties: Sequence[str] | None = None,
+) -> tuple[ImpactResult, dict[str, dict[str, Any]]]:
+    """What a failure of `ci_id` takes down, by every propagating relationship type, inside a
+    transaction the caller holds (so that it can read more in the same consistent picture);
+    with each CI the walks read as {"ci": properties, "service": bool, "slas": [...]}. Without
+    `explain`, the result's `explain` fills in the reasons and paths of chosen CIs later."""
+    types = check_request(max_depth, None)
+    result, graph = _analyse_stored(
+        tx,
+        ci_id,
+        types,
+        Direction.DOWNSTREAM,
+        max_depth,
+        HARD_MAX_RESULTS,
+        explain,
+        ci_properties,
+    )
+    return result, graph.details
+
+
 def impact_of(
     store: Store,
     actor: Actor,
@@ -465,14 +545,8 @@ def impact_of(
     types = check_request(max_depth, relationship_types)
 
     def work(tx: ManagedTransaction) -> ImpactReport:
-        graph = _StoredGraph(tx, types, direction, max_depth, ci_properties)
-        result = analyse(
-            ci_id,
-            graph,
-            direction=direction,
-            max_depth=max_depth,
-            max_results=max_results,
-            explain=explain,
+        result, graph = _analyse_stored(
+            tx, ci_id, types, direction, max_depth, max_results, explain, ci_properties
         )
         affected = [ci_id, *(r.ci_id for r in result.reached)]
         shown = [*affected, *(s.ci_id for s in result.spared)]

@@ -156,7 +156,7 @@ def transition(
     raising there refuses the step.
     """
     actor.require(permission)
-    checked = check_properties(record, changes, creating=False, prefix="changes.")
+    checked = check_properties(record, changes, creating=False, prefix="changes.", step=True)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         after = uow.transition(

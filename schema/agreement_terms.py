@@ -4,7 +4,7 @@ warnings, calendar and escalation path, and the input that sets the next version
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -13,7 +13,7 @@ from core import agreement_terms as declared
 from core import priority as priorities
 from core.ids import to_global_id
 from domain.service_level import terms
-from domain.service_level.escalation import EscalationStep, Recipient
+from domain.service_level.escalation import EscalationStep, Recipient, whole_minutes
 from domain.service_level.terms import AgreementTermsView, view_of
 from schema.common import MutationPayload, Node
 from schema.context import Context, Info
@@ -113,17 +113,13 @@ class EscalationLevel:
         return cls(
             level=step.level,
             clock=EscalationClock(step.clock.value),
-            after_minutes=_minutes(step.after),
+            after_minutes=whole_minutes(step.after),
             at_percent=step.at_percent,
-            repeat_every_minutes=_minutes(step.repeat_every),
+            repeat_every_minutes=whole_minutes(step.repeat_every),
             notify=[EscalationRecipient.of(r) for r in step.notify],
             notify_assignee=step.notify_assignee,
             reassign_to=EscalationRecipient.of(step.reassign_to) if step.reassign_to else None,
         )
-
-
-def _minutes(amount: Any) -> int | None:
-    return int(amount.total_seconds()) // 60 if amount is not None else None
 
 
 @strawberry.type(
@@ -197,7 +193,7 @@ class AgreementTermsNode(Node):
 
 def _targets(targets: Any) -> list[PriorityTarget]:
     return [
-        PriorityTarget(priority=Priority(p.value), minutes=int(t.total_seconds()) // 60)
+        PriorityTarget(priority=Priority(p.value), minutes=t // timedelta(minutes=1))
         for p, t in sorted(targets.items())
     ]
 
@@ -313,3 +309,49 @@ class SetAgreementTermsPayload(MutationPayload):
         description="Whether a new version was written: false when the terms given equal the "
         "current ones (nothing was written) or the input was refused.",
     )
+
+
+# -- an agreement's terms, as fields of the SLA and OLA types -----------------------------------
+
+
+def _by_label(keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for label, agreement_id in keys:
+        grouped.setdefault(label, []).append(agreement_id)
+    return grouped
+
+
+async def _current_loader(
+    ctx: Context, keys: Sequence[tuple[str, str]]
+) -> list[dict[str, Any] | None]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for label, ids in _by_label(keys).items():
+        rows = await ctx.run(terms.current_terms_of, ctx.store, ctx.actor, label, ids)
+        found.update({(label, i): row for i, row in rows.items()})
+    return [found.get(key) for key in keys]
+
+
+async def _history_loader(
+    ctx: Context, keys: Sequence[tuple[str, str]]
+) -> list[list[dict[str, Any]]]:
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for label, ids in _by_label(keys).items():
+        rows = await ctx.run(terms.histories_of, ctx.store, ctx.actor, label, ids)
+        found.update({(label, i): versions for i, versions in rows.items()})
+    return [found.get(key, []) for key in keys]
+
+
+async def current_terms(info: Info, label: str, agreement_id: str) -> AgreementTermsNode | None:
+    """An SLA's or OLA's terms in force now; a page of agreements asks in one round trip."""
+    props = await info.context.loaders.keyed("terms.current", _current_loader).load(
+        (label, agreement_id)
+    )
+    return AgreementTermsNode.from_props(props) if props else None
+
+
+async def terms_history(info: Info, label: str, agreement_id: str) -> list[AgreementTermsNode]:
+    """Every version of an SLA's or OLA's terms, newest first, in one round trip per page."""
+    versions = await info.context.loaders.keyed("terms.history", _history_loader).load(
+        (label, agreement_id)
+    )
+    return [AgreementTermsNode.from_props(props) for props in versions]

@@ -13,13 +13,13 @@ import strawberry
 
 from core.errors import Forbidden
 from core.knowledge import ARTICLE_REVISION, KNOWLEDGE_ARTICLE, ArticleKind
-from core.records import RecordType
+from core.records import Direction, RecordType
 from domain.cmdb import history_entry
 from domain.knowledge import articles
 from domain.knowledge.render import body_html
 from schema.cmdb import HISTORY_LIMIT, ConfigurationItem
 from schema.common import AuditEntry, Node
-from schema.context import Info
+from schema.context import Context, Info
 from schema.paging import After, Before, Connection, First, Last, page_of_sorted, page_request
 from schema.records import described, node_values, state_enum, values_enum
 
@@ -54,15 +54,8 @@ _HTML = (
 )
 
 
-async def _load_revisions(info: Info, ids: Sequence[str]) -> list[list[dict[str, Any]]]:
-    ctx = info.context
+async def _load_revisions(ctx: Context, ids: Sequence[str]) -> list[list[dict[str, Any]]]:
     found = await ctx.run(articles.revisions_of, ctx.store, ctx.actor, ids)
-    return [found[i] for i in ids]
-
-
-async def _load_cis(info: Info, ids: Sequence[str]) -> list[list[dict[str, Any]]]:
-    ctx = info.context
-    found = await ctx.run(articles.concerned_cis, ctx.store, ctx.actor, ids)
     return [found[i] for i in ids]
 
 
@@ -104,7 +97,7 @@ class KnowledgeArticleNode(Node):
 
     @strawberry.field(description="The CIs and services it is about, by name.")
     async def cis(self, info: Info) -> list[ConfigurationItem]:
-        loader = info.context.loaders.keyed("knowledge.cis", lambda _, ids: _load_cis(info, ids))
+        loader = info.context.loaders.linked(KNOWLEDGE_ARTICLE, "CONCERNS", Direction.OUT, "CI")
         return [ConfigurationItem.from_props(p) for p in await loader.load(self.props["id"])]
 
     @strawberry.field(
@@ -127,9 +120,7 @@ class KnowledgeArticleNode(Node):
             default=DEFAULT_REVISIONS_PAGE,
             key_size=1,
         )
-        loader = info.context.loaders.keyed(
-            "knowledge.revisions", lambda _, ids: _load_revisions(info, ids)
-        )
+        loader = info.context.loaders.keyed("knowledge.revisions", _load_revisions)
         rows = await loader.load(self.props["id"])
         # Newest first: the key is the negated number, so the sort is ascending as paging needs.
         edges, page = page_of_sorted(

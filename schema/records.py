@@ -301,7 +301,7 @@ def _property_fields(record: RecordType, *, creating: bool) -> list[tuple[str, A
     state = record.states.property if record.states else None
     fields = []
     for p in record.properties:
-        if p.derived or p.name == state:
+        if p.derived or p.by_transition or p.name == state:
             continue
         needed = creating and p.required and p.default is None
         kind = value_type(record, p)

@@ -18,6 +18,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.governing import GoverningQuery
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
@@ -34,7 +35,13 @@ from schema.execution import PlainFieldExecutor
 @reads_need_permission
 @strawberry.type(description="Everything that can be read.")
 class Query(
-    NodeQuery, CMDBQuery, ServiceLevelQuery, AgreementTermsQuery, KnowledgeQuery, AccessQuery
+    NodeQuery,
+    CMDBQuery,
+    ServiceLevelQuery,
+    AgreementTermsQuery,
+    GoverningQuery,
+    KnowledgeQuery,
+    AccessQuery,
 ):
     pass
 

@@ -16,6 +16,8 @@ from core.ids import record_id
 from core.record_types import CI
 from core.records import Direction, RecordType
 from core.service_level import CATALOG_ENTRY, CUSTOMER, OLA, PERSON, SLA, TEAM
+from schema import agreement_terms
+from schema.agreement_terms import AgreementTermsNode
 from schema.cmdb import ConfigurationItem
 from schema.common import Node
 from schema.context import Info
@@ -177,6 +179,17 @@ class SLANode(Node, _Served):
     async def olas(self, info: Info) -> list[OLANode]:
         return await _nodes(info, self, "SUPPORTS", Direction.IN, OLANode)
 
+    @strawberry.field(
+        description="The terms in force now: targets, calendar, escalation path; null until "
+        "they are set."
+    )
+    async def terms(self, info: Info) -> AgreementTermsNode | None:
+        return await agreement_terms.current_terms(info, "SLA", record_id(str(self.id), "SLA"))
+
+    @strawberry.field(description="Every version of the SLA's terms, newest first.")
+    async def terms_history(self, info: Info) -> list[AgreementTermsNode]:
+        return await agreement_terms.terms_history(info, "SLA", record_id(str(self.id), "SLA"))
+
 
 @strawberry.type(name="OLA", description=OLA.description)
 class OLANode(Node, _Served):
@@ -197,6 +210,17 @@ class OLANode(Node, _Served):
     async def team(self, info: Info) -> TeamNode | None:
         found = await _nodes(info, self, "PROVIDED_BY", Direction.OUT, TeamNode)
         return found[0] if found else None
+
+    @strawberry.field(
+        description="The terms in force now: targets, calendar, escalation path; null until "
+        "they are set."
+    )
+    async def terms(self, info: Info) -> AgreementTermsNode | None:
+        return await agreement_terms.current_terms(info, "OLA", record_id(str(self.id), "OLA"))
+
+    @strawberry.field(description="Every version of the OLA's terms, newest first.")
+    async def terms_history(self, info: Info) -> list[AgreementTermsNode]:
+        return await agreement_terms.terms_history(info, "OLA", record_id(str(self.id), "OLA"))
 
 
 # -- the Service Catalog ---------------------------------------------------------------------

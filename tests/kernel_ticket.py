@@ -51,7 +51,7 @@ TICKET = RecordType(
             "urgency", Kind.STRING, "How soon.", values=Urgency, default=Urgency.LOW, indexed=True
         ),
         Prop("rank", Kind.INT, "Order of importance.", sortable=True),
-        Prop("resolution", Kind.TEXT, "How it was solved."),
+        Prop("resolution", Kind.TEXT, "How it was solved.", by_transition=True),
         Prop("state", Kind.STRING, "Where it is.", values=None),
     ),
     states=StateMachine(

@@ -33,3 +33,49 @@ def test_the_demo_floor_shows_end_user_devices_in_an_impact(api: Api, store: Sto
     assert names(result) == {"WS-0042": 1, "PRN-2F-01": 1, "MON-0042": 2}
     monitor = next(a for a in result["affected"] if a["ci"]["name"] == "MON-0042")
     assert monitor["reason"] == "is attached to WS-0042, which failed"
+
+
+DONE_WHEN = """query($db: ID!, $shop: ID!) {
+  serviceCatalog {
+    edges { node { entry { name } service { name } agreements { sla { name } } customers { name } } }
+  }
+  governingAgreement(ci: $db, priority: P1) {
+    sla { name } team { name } explanation
+  }
+  searchKnowledge(query: "failover replica", filter: {service: $shop}) {
+    edges { node { article { title kind state } highlights { fragment } } }
+  }
+}"""
+
+
+def test_a_viewer_reads_the_demo_catalogue_its_agreements_and_its_knowledge(
+    api: Api, store: Store
+) -> None:
+    """What a fresh install shows a reader at once: the catalogue with its agreements, which
+    agreement governs a CI and why, and the published articles about what a service runs on."""
+    load_demo_estate(store)
+    viewer = api.as_role(store, "viewer")
+    cis = viewer.ok("{ cis(first: 100) { edges { node { id name } } } }")["cis"]["edges"]
+    by_name = {e["node"]["name"]: e["node"]["id"] for e in cis}
+    seen = viewer.ok(DONE_WHEN, {"db": by_name["orders-db"], "shop": by_name["Online Shop"]})
+
+    shop = next(
+        e["node"]
+        for e in seen["serviceCatalog"]["edges"]
+        if e["node"]["service"]["name"] == "Online Shop"
+    )
+    assert shop["entry"]["name"]
+    assert [a["sla"]["name"] for a in shop["agreements"]] == ["Online Shop Gold"]
+    assert [c["name"] for c in shop["customers"]] == ["Retail Division"]
+
+    governs = seen["governingAgreement"]
+    assert governs["sla"]["name"] == "Online Shop Gold"
+    assert governs["team"] is not None
+    assert "orders-db" in governs["explanation"] and "Online Shop" in governs["explanation"]
+
+    # The failover document is about orders-db, which the shop depends on: found through it.
+    [hit] = [e["node"] for e in seen["searchKnowledge"]["edges"]]
+    assert hit["article"]["title"] == "Failing over orders-db to its replica"
+    assert (hit["article"]["kind"], hit["article"]["state"]) == ("PROCESS_DOCUMENT", "PUBLISHED")
+    assert any("<mark>" in h["fragment"] for h in hit["highlights"])
+    assert load_demo_estate(store) is False  # the articles are not written twice

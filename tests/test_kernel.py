@@ -345,3 +345,12 @@ def test_link_fields_are_checked_against_the_registry_when_declared() -> None:
                 properties=(Prop("title"),),
                 link_fields=fields,
             )
+
+
+def test_a_property_given_by_transition_is_refused_elsewhere() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_properties(TICKET, {"resolution": "rebooted"}, creating=False)
+    assert (refused.value.field, refused.value.reason) == ("resolution", "by_transition")
+    assert check_properties(TICKET, {"resolution": "rebooted"}, creating=False, step=True) == {
+        "resolution": "rebooted"
+    }

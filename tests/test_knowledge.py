@@ -162,11 +162,19 @@ def test_sending_back_needs_a_reason(api: Api, reviewer: Api) -> None:
     )
 
 
+REVISIONS = """query($id: ID!) { knowledgeArticle(id: $id) {
+  revisions { totalCount edges { node { id revision title body publishedBy { name } } } } } }"""
+NODE = """query($id: ID!) { node(id: $id) { ... on ArticleRevision { revision title } } }"""
+
+
 def test_viewers_read_published_articles_only(
     api: Api, reviewer: Api, viewer: Api, store: Store
 ) -> None:
     draft = create(api, title="Draft about printers", body="printer secrets")
     assert one(viewer, draft) == (None, None)
+    by_number = "query($n: String!) { knowledgeArticle(number: $n) { title } }"
+    assert viewer.ok(by_number, {"n": draft["number"]})["knowledgeArticle"] is None
+    assert api.ok(by_number, {"n": draft["number"]})["knowledgeArticle"] is not None
     assert one(api, draft)[1] == {"title": "Draft about printers"}
     assert viewer.ok(LIST)["knowledgeArticles"] == {"totalCount": 0, "edges": []}
     assert search(viewer, "printer")["edges"] == []
@@ -177,9 +185,15 @@ def test_viewers_read_published_articles_only(
     listed = viewer.ok(LIST)["knowledgeArticles"]
     assert listed["totalCount"] == 1 and listed["edges"][0]["node"]["id"] == published["id"]
 
+    revisions = viewer.ok(REVISIONS, {"id": published["id"]})["knowledgeArticle"]["revisions"]
+    revision_id = revisions["edges"][0]["node"]["id"]
+    assert viewer.ok(NODE, {"id": revision_id})["node"] == {"revision": 1, "title": "Printer jams"}
+
     retired = step(api, published, "RETIRED")
     assert retired["state"] == "RETIRED"
     assert one(viewer, published) == (None, None)
+    assert viewer.ok(NODE, {"id": revision_id})["node"] is None
+    assert api.ok(NODE, {"id": revision_id})["node"] == {"revision": 1, "title": "Printer jams"}
     assert search(viewer, "printer")["edges"] == []
     assert one(api, published)[0]["state"] == "RETIRED"  # type: ignore[index]
     # Nothing is deleted, and a retired article is not edited any more.
@@ -192,8 +206,6 @@ def test_viewers_read_published_articles_only(
     assert stored_articles(store) == 2
 
 
-REVISIONS = """query($id: ID!) { knowledgeArticle(id: $id) {
-  revisions { totalCount edges { node { revision title body publishedBy { name } } } } } }"""
 REVISION = """query($id: ID!, $n: Int!) {
   articleRevision(articleId: $id, revision: $n) { revision title body bodyHtml article { id } } }"""
 
@@ -202,7 +214,10 @@ def test_editing_a_published_article_keeps_its_revision_readable(
     api: Api, reviewer: Api, viewer: Api
 ) -> None:
     first = publish(api, reviewer, create(api, title="Printer jams", body="Open tray 2."))
-    editing = update(api, first, body="Open tray 3 and pull gently.")
+    # What is published again, unchanged, is no new draft.
+    same = update(api, first, title="Printer jams", body="Open tray 2.")
+    assert same["state"] == "PUBLISHED"
+    editing = update(api, same, body="Open tray 3 and pull gently.")
     assert editing["state"] == "DRAFT" and editing["revision"] == 1
     assert editing["body"] == "Open tray 3 and pull gently."
 

@@ -174,6 +174,14 @@ def test_generated_types_are_described_as_declared() -> None:
     }
     order = schema._schema.type_map["KernelTicketOrderField"]
     assert set(order.values) == {"NUMBER", "CREATED_AT", "UPDATED_AT", "RANK"}  # type: ignore[attr-defined]
+    # What comes only with a step is in the transition's changes, not in create or update.
+    fields = {
+        name: set(schema._schema.type_map[name].fields)  # type: ignore[attr-defined]
+        for name in ("CreateKernelTicketInput", "UpdateKernelTicketInput", "KernelTicketChanges")
+    }
+    assert "resolution" in fields["KernelTicketChanges"]
+    assert "resolution" not in fields["CreateKernelTicketInput"] | fields["UpdateKernelTicketInput"]
+    assert {"title", "urgency", "cis", "service"} <= fields["CreateKernelTicketInput"]
 
 
 NOTE = RecordType("KernelNote", "KN", "Tests", "A record with nothing to filter or search on.")

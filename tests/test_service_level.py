@@ -590,7 +590,7 @@ def test_the_demo_estate_lists_its_catalogue_with_slas_and_customers(
 ) -> None:
     assert load_demo_estate(store) is True
     assert load_demo_estate(store) is False
-    assert count(store, "SLA") == 2 and count(store, "Person") == 7
+    assert count(store, "SLA") == 2 and count(store, "Person") == 8
     page = catalog(api)
     shown = {
         e["node"]["entry"]["name"]: (

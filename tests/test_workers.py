@@ -91,12 +91,15 @@ def test_relating_cis_makes_the_worker_recompute_blast_radius(
         [reconciliation.ImportItem("Application", "mobile-app", key="m")],
         [reconciliation.ImportRelationship("DEPENDS_ON", source_key="m", target_id=svc["id"])],
     )
+    # Each CI's figure is its own message: wait for all of them, not for the first.
+    wanted = {db["id"]: 3, app["id"]: 2, svc["id"]: 1}
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and blast_radius(store, db["id"]) != 3:
+    while time.monotonic() < deadline:
+        if all(blast_radius(store, ci) == n for ci, n in wanted.items()):
+            break
         assert worker.poll() is None, "the worker process died"
         time.sleep(0.25)
-    assert (blast_radius(store, db["id"]), blast_radius(store, app["id"])) == (3, 2)
-    assert blast_radius(store, svc["id"]) == 1
+    assert {ci: blast_radius(store, ci) for ci in wanted} == wanted
 
 
 def test_every_message_name_published_has_an_actor() -> None:

@@ -10,8 +10,9 @@
   admin (the guard `knowledge_publisher_not_author`). Sending back needs a reason.
 * Every publish stores the next `ArticleRevision` (number, kind, title, body, keywords, who, when)
   in the same transaction; revisions are never changed.
-* Editing the content of a published article starts a new draft (the `revise` transition, in the
-  same transaction); the published revision stays what readers see until the next publish.
+* An edit that leaves a published article's content other than its last published revision's
+  starts a new draft (the `revise` transition, in the same transaction); the published revision
+  stays what readers see until the next publish.
   A retired article is not edited.
 """
 
@@ -123,7 +124,6 @@ def update_article(
     permission: Permission = Permission.WORK_RECORDS,
 ) -> dict[str, Any]:
     """Change an article; new content for a published one starts its next draft."""
-    content = any(name in values for name in CONTENT)
 
     def follow(uow: UnitOfWork, updated: dict[str, Any]) -> None:
         state = updated.get("state")
@@ -131,8 +131,12 @@ def update_article(
             raise ValidationFailed(
                 "id", "retired", f"{updated.get('number')} is retired; it is no longer edited"
             )
-        if content and state == ArticleState.PUBLISHED:
-            uow.transition(record.label, record_id, ArticleState.DRAFT.value, expected_version=None)
+        if state == ArticleState.PUBLISHED:
+            published = cypher.revision_content(uow.tx, record_id, int(updated["revision"]))
+            if any(updated.get(name) != published.get(name) for name in CONTENT):
+                uow.transition(
+                    record.label, record_id, ArticleState.DRAFT.value, expected_version=None
+                )
 
     return records.update(
         store,
@@ -160,7 +164,7 @@ def transition_article(
 ) -> dict[str, Any]:
     """A step of the article's life; publishing also stores the next revision."""
     actor.require(permission)
-    checked = check_properties(record, changes, creating=False, prefix="changes.")
+    checked = check_properties(record, changes, creating=False, prefix="changes.", step=True)
     publishing = target == ArticleState.PUBLISHED
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
@@ -227,11 +231,3 @@ def revision(store: Store, actor: Actor, article_id: str, number: int) -> dict[s
     """One published revision of an article, by its number."""
     revisions = revisions_of(store, actor, [article_id])[article_id]
     return next((r for r in revisions if r["revision"] == number), None)
-
-
-def concerned_cis(
-    store: Store, actor: Actor, article_ids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The CIs each article is about (the articles the actor may see)."""
-    actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.concerned_cis(tx, article_ids))

@@ -118,18 +118,19 @@ def step_from_stored(props: Mapping[str, Any]) -> EscalationStep:
     )
 
 
+def whole_minutes(amount: timedelta | None) -> int | None:
+    """Business time as the whole minutes that targets and levels are stored in."""
+    return int(amount.total_seconds()) // 60 if amount is not None else None
+
+
 def stored_props(step: EscalationStep) -> dict[str, Any]:
     """A level's own properties as the EscalationLevel node stores them."""
-
-    def minutes(value: timedelta | None) -> int | None:
-        return int(value.total_seconds()) // 60 if value is not None else None
-
     return {
         "level": step.level,
         "clock": step.clock.value,
-        "afterMinutes": minutes(step.after),
+        "afterMinutes": whole_minutes(step.after),
         "atPercent": step.at_percent,
-        "repeatEveryMinutes": minutes(step.repeat_every),
+        "repeatEveryMinutes": whole_minutes(step.repeat_every),
         "notifyAssignee": step.notify_assignee,
     }
 

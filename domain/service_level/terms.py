@@ -37,6 +37,7 @@ from domain.service_level.escalation import (
     recipient_ids,
     step_from_stored,
     stored_props,
+    whole_minutes,
 )
 from graphdb.cypher import agreement_terms as cypher
 from graphdb.write_path import Store, UnitOfWork
@@ -296,10 +297,6 @@ def _stored_calendar(calendar: BusinessCalendar) -> dict[str, Any]:
     return {k: (v if v != [] else None) for k, v in calendar.to_stored().items()}
 
 
-def _whole_minutes(amount: timedelta | None) -> int | None:
-    return int(amount.total_seconds()) // 60 if amount is not None else None
-
-
 def _minutes(targets: Mapping[Priority, timedelta]) -> dict[Priority, int]:
     return {p: int(t.total_seconds()) // 60 for p, t in targets.items()}
 
@@ -360,9 +357,9 @@ def _levels_given(
     return [
         EscalationLevelGiven(
             clock=step.clock.value,
-            after_minutes=_whole_minutes(step.after),
+            after_minutes=whole_minutes(step.after),
             at_percent=step.at_percent,
-            repeat_every_minutes=_whole_minutes(step.repeat_every),
+            repeat_every_minutes=whole_minutes(step.repeat_every),
             notify=[r.id for r in step.notify],
             notify_assignee=step.notify_assignee,
             reassign_to=step.reassign_to.id if step.reassign_to else None,
@@ -580,16 +577,27 @@ def _demo_path(teams: Mapping[str, str]) -> list[EscalationLevelGiven]:
 
 
 def _demo_terms(teams: Mapping[str, str]) -> dict[str, TermsGiven]:
+    around_the_clock = CalendarGiven(timezone="UTC", always=True)
+    underpinning = TermsGiven(
+        response=_demo_targets(P1=10, P2=20, P3=60, P4=240),
+        resolution=_demo_targets(P1=120, P2=240, P3=960, P4=2880),
+        warning_percents=[75],
+        calendar=around_the_clock,
+        escalation=[
+            EscalationLevelGiven(clock="response", at_percent=75, notify_assignee=True),
+            EscalationLevelGiven(clock="resolution", at_percent=100, notify_assignee=True),
+        ],
+    )
     return {
         "Online Shop Gold": TermsGiven(
             response=_demo_targets(P1=15, P2=30, P3=120, P4=480),
             resolution=_demo_targets(P1=240, P2=480, P3=1440, P4=4320),
             availability=Availability(99.9, AvailabilityPeriod.MONTH.value),
             warning_percents=[75, 90],
-            calendar=CalendarGiven(timezone="UTC", always=True),
+            calendar=around_the_clock,
             escalation=_demo_path(teams),
         ),
-        "Office IT": TermsGiven(
+        "Product Search Silver": TermsGiven(
             response=_demo_targets(P1=30, P2=60, P3=240, P4=480, P5=960),
             resolution=_demo_targets(P1=480, P2=960, P3=2400, P4=4800, P5=9600),
             availability=Availability(99.5, AvailabilityPeriod.QUARTER.value),
@@ -599,27 +607,24 @@ def _demo_terms(teams: Mapping[str, str]) -> dict[str, TermsGiven]:
             ),
             escalation=_demo_path(teams),
         ),
-        "Infrastructure support for shop": TermsGiven(
-            response=_demo_targets(P1=10, P2=20, P3=60, P4=240),
-            resolution=_demo_targets(P1=120, P2=240, P3=960, P4=2880),
-            warning_percents=[75],
-            calendar=CalendarGiven(timezone="UTC", always=True),
-            escalation=[
-                EscalationLevelGiven(clock="response", at_percent=75, notify_assignee=True),
-                EscalationLevelGiven(clock="resolution", at_percent=100, notify_assignee=True),
-            ],
-        ),
+        "Web Operations for the shop": underpinning,
+        "Payments Engineering for the shop": underpinning,
+        "Database support for the shop": underpinning,
+        "Infrastructure support for the shop": underpinning,
     }
 
 
-def demo_terms(
-    uow: UnitOfWork, agreements: Mapping[str, tuple[str, str]], teams: Mapping[str, str]
-) -> list[TermsSet]:
-    """Terms for the demo estate's agreements, by name ((label, stored id)); `teams` by name
-    must hold the Service Desk and the Duty Managers. Agreements it has no terms for keep none."""
+DEMO_TEAMS = ("Service Desk", "Duty Managers")  # the teams the demo's escalation paths name
+
+
+def demo_terms(uow: UnitOfWork, agreements: Mapping[str, str]) -> list[TermsSet]:
+    """Terms for the demo estate's SLAs and OLAs, given by name (stored ids); ones it has no
+    terms for keep none. Escalation paths name the active teams of `DEMO_TEAMS`."""
+    teams = cypher.active_teams_by_name(uow.tx, DEMO_TEAMS)
     wanted = _demo_terms(teams)
-    return [
-        write_terms(uow, label, agreement_id, wanted[name])
-        for name, (label, agreement_id) in agreements.items()
-        if name in wanted
-    ]
+    done = []
+    for name, agreement_id in agreements.items():
+        if name in wanted:
+            label = cypher.agreement_labels(uow.tx, AGREEMENT_LABELS, agreement_id)[0]
+            done.append(write_terms(uow, label, agreement_id, wanted[name]))
+    return done

@@ -134,6 +134,16 @@ def parties(tx: ManagedTransaction, ids: Sequence[str]) -> dict[str, dict[str, A
     return {row["id"]: dict(row) for row in rows}
 
 
+def active_teams_by_name(tx: ManagedTransaction, names: Sequence[str]) -> dict[str, str]:
+    """The stored ids of the active Teams with these names, by name."""
+    rows = tx.run(
+        "MATCH (t:Team) WHERE t.name IN $names AND t.state = 'active' RETURN t.name AS name, "
+        "t.id AS id",
+        names=list(names),
+    )
+    return {row["name"]: row["id"] for row in rows}
+
+
 def close(tx: ManagedTransaction, terms_id: str, at: datetime) -> None:
     """End a version: no longer current, valid until `at`. Its version number and every target
     stay as written, so nothing else about it changes."""

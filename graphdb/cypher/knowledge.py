@@ -10,7 +10,6 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from core.knowledge import ARTICLE_REVISION, KNOWLEDGE_ARTICLE, ArticleState
-from graphdb.cypher.ci import ci_view
 from graphdb.records import Scope, run_page, view
 
 _ARTICLE = "KnowledgeArticle"
@@ -52,34 +51,26 @@ def revisions_of(
     tx: ManagedTransaction, article_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """Every published revision of each article, newest first."""
-    return _per_article(
-        tx,
+    rows = tx.run(
         f"UNWIND $ids AS id MATCH (n:{_REVISION} {{articleId: id}}) "
-        f"WITH id, n ORDER BY n.revision DESC RETURN id, collect({view(ARTICLE_REVISION)}) AS xs",
-        article_ids,
+        f"WITH id, n ORDER BY n.revision DESC RETURN id, collect({view(ARTICLE_REVISION)}) AS revs",
+        ids=list(article_ids),
     )
-
-
-def concerned_cis(
-    tx: ManagedTransaction, article_ids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The CIs each article is about, by name."""
-    return _per_article(
-        tx,
-        f"UNWIND $ids AS id MATCH (:{_ARTICLE} {{id: id}})-[:CONCERNS]->(c:CI) "
-        f"WITH id, c ORDER BY c.name RETURN id, collect({ci_view('c')}) AS xs",
-        article_ids,
-    )
-
-
-def _per_article(
-    tx: ManagedTransaction, query: str, article_ids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Rows of (id, xs) as lists by article id; an article with none has an empty list."""
     found: dict[str, list[dict[str, Any]]] = {i: [] for i in article_ids}
-    for r in tx.run(query, ids=list(article_ids)):
-        found[r["id"]] = [dict(x) for x in r["xs"]]
+    for r in rows:
+        found[r["id"]] = [dict(x) for x in r["revs"]]
     return found
+
+
+def revision_content(tx: ManagedTransaction, article_id: str, number: int) -> dict[str, Any]:
+    """What one revision of an article says (empty when there is no such revision)."""
+    found = tx.run(
+        f"MATCH (r:{_REVISION} {{articleId: $id}}) WHERE r.revision = $number "
+        f"RETURN r {{{', '.join('.' + name for name in _CONTENT)}}} AS r",
+        id=article_id,
+        number=number,
+    ).single()
+    return dict(found["r"]) if found else {}
 
 
 @dataclass(frozen=True)

@@ -256,13 +256,13 @@ def test_reads_without_a_token_are_refused_when_anonymous_read_is_off(
         f'{{ impact(ciId: "{db["id"]}") {{ affected {{ depth }} }} }}',
     ]
     for query in queries:
-        refused = httpx.post(f"{api.url}/graphql", json={"query": query})
+        refused = httpx.post(f"{api.url}/graphql", json={"query": query}, timeout=60)
         assert refused.status_code == 401, query
         assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     open_settings = dataclasses.replace(settings, anonymous_read=True)
     with RunningServer(create_app(open_settings)) as server:
         for query in queries:
-            read = httpx.post(f"{server.url}/graphql", json={"query": query})
+            read = httpx.post(f"{server.url}/graphql", json={"query": query}, timeout=60)
             assert read.status_code == 200 and "errors" not in read.json(), query
 
 

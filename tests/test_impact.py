@@ -68,10 +68,12 @@ def shop(api: Api, store: Store) -> dict[str, str]:
     ids = {i["key"]: i["ciId"] for i in result["items"]}
 
     def agreements(uow: UnitOfWork) -> None:
-        sla = uow.create("SLA", {"name": "Shop Gold"})["id"]
-        customer = uow.create("Customer", {"name": "Retail"})["id"]
-        uow.link("SLA", sla, "COVERS", "CI", record_id(ids["shop"], "CI"))
-        uow.link("SLA", sla, "AGREED_WITH", "Customer", customer)
+        sla = uow.create("SLA", {"name": "Shop Gold", "state": "active"})["id"]
+        old = uow.create("SLA", {"name": "Shop Silver", "state": "retired"})["id"]
+        customer = uow.create("Customer", {"name": "Retail", "state": "active"})["id"]
+        for agreement in (sla, old):  # a retired SLA is kept, but no longer at risk
+            uow.link("SLA", agreement, "COVERS", "CI", record_id(ids["shop"], "CI"))
+            uow.link("SLA", agreement, "AGREED_WITH", "Customer", customer)
 
     store.write(SYSTEM, agreements)
     return ids

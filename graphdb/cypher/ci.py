@@ -34,9 +34,11 @@ CI_VIEW = ci_view("n")
 
 
 def _agreements(n: str) -> str:
-    """For a Service: the SLAs covering it, each with the Customers it is agreed with."""
+    """For a Service: the active SLAs covering it (a draft or retired one promises nothing),
+    each with the Customers it is agreed with."""
     return (
-        f"CASE WHEN {n}:Service THEN COLLECT {{ MATCH (sla:SLA)-[:COVERS]->({n}) "
+        f"CASE WHEN {n}:Service THEN COLLECT {{ "
+        f"  MATCH (sla:SLA {{state: 'active'}})-[:COVERS]->({n}) "
         "  RETURN sla {.id, .name, .number, customers: COLLECT { "
         "    MATCH (sla)-[:AGREED_WITH]->(c:Customer) RETURN c {.id, .name, .number} }} "
         "} ELSE [] END"

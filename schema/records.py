@@ -293,10 +293,6 @@ def record_payload(record: RecordType, node_type: type[N], verb: str) -> type[Mu
     return made
 
 
-def transition_payload(record: RecordType, node_type: type[N]) -> type[MutationPayload]:
-    return record_payload(record, node_type, "transition")
-
-
 def _property_fields(record: RecordType, *, creating: bool) -> list[tuple[str, Any, Any, str]]:
     state = record.states.property if record.states else None
     fields = []

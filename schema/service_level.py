@@ -16,6 +16,7 @@ from core.ids import record_id
 from core.record_types import CI
 from core.records import Direction, RecordType
 from core.service_level import CATALOG_ENTRY, CUSTOMER, OLA, PERSON, SLA, TEAM
+from domain.service_level import catalogue
 from schema import agreement_terms
 from schema.agreement_terms import AgreementTermsNode
 from schema.cmdb import ConfigurationItem
@@ -73,7 +74,7 @@ async def catalog_entry_of(info: Info, service_id: str) -> dict[str, Any] | None
     Service of a page at once."""
     loader = info.context.loaders.linked(CI, "DESCRIBES", Direction.IN, CATALOG_ENTRY.label)
     entries: list[dict[str, Any]] = await loader.load(service_id)
-    return next((e for e in entries if e.get("status") != "retired"), None)
+    return catalogue.current_entry(entries)
 
 
 @strawberry.type(name="Customer", description=CUSTOMER.description)

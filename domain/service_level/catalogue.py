@@ -43,6 +43,12 @@ def _one_entry_per_service(uow: UnitOfWork, record: RecordType, row: dict[str, A
 CATALOGUE_RULES = Rules(written=(_one_entry_per_service,))
 
 
+def current_entry(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Of the entries describing one Service, the one that counts: the one not retired (the
+    rules keep it to at most one)."""
+    return next((e for e in entries if e.get("status") != "retired"), None)
+
+
 # A page of the catalogue as the API asks for it: statuses (any of), a Customer (its global or
 # stored id here; the domain hands the stored one on), and the cursor bounds (name, id).
 CatalogueSearch = cypher.CataloguePage

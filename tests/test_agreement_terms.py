@@ -3,6 +3,7 @@ every refusal named and nothing written, the manager's role, escalation paths in
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -534,7 +535,15 @@ def test_terms_of_a_page_of_agreements_cost_the_same_for_2_and_6(
         assert all(len(e["node"]["termsHistory"]) == 2 for e in page)
         return int(graph.reads - before)
 
-    # The counter is the whole app's: a read that an earlier test's background work makes
-    # meanwhile can only add, so the least of three is the query's own.
-    costs = [min(cost(n) for _ in range(3)) for n in (2, 6)]
+    # The counter is the whole app's: a read that background work (the in-process actors
+    # handling what this test's writes published) makes meanwhile can only add, so the least
+    # of several tries, spread out while that work drains, is the query's own.
+    def least(n: int) -> int:
+        tries = []
+        for _ in range(6):
+            tries.append(cost(n))
+            time.sleep(0.2)
+        return min(tries)
+
+    costs = [least(n) for n in (2, 6)]
     assert costs[0] == costs[1], f"{costs[0]} reads for 2 agreements, {costs[1]} for 6"

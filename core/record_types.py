@@ -104,9 +104,6 @@ declare(
     _plain("Outage", None, "Availability Management", "A period a CI was down or degraded."),
     _plain("Event", "EVT", "Event Management", "What monitoring sent."),
     _plain("Alert", "ALR", "Event Management", "The de-duplicated, stateful alert."),
-    _plain("Interaction", "IMS", "Service Desk", "A contact with the Service Desk."),
-    _plain("Incident", "INC", "Incident Management", "A break/fix record."),
-    _plain("Request", "REQ", "Service Desk", "A service request."),
     _plain("Problem", "PRB", "Problem Management", "The cause behind incidents."),
     _plain("KnownError", "KE", "Knowledge Management", "A documented root cause and workaround."),
     _plain("Change", "CHG", "Change Management", "A code or configuration change."),
@@ -116,6 +113,7 @@ declare(
 )
 
 # Declared in their process's module, imported here so that every record type is registered.
-import core.agreement_terms  # noqa: E402, F401
+import core.agreement_terms  # noqa: E402
+import core.incidents  # noqa: E402, F401
 
 __all__ = ["CI", "RECORD_TYPES", "Criticality", "Lifecycle"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from core import links
 from core.access import Role
+from core.priority import Priority
 from core.records import Kind, LinkField, Prop, RecordType, declare
 from core.states import StateMachine, Transition
 
@@ -203,7 +204,9 @@ CATALOG_ENTRY = RecordType(
 )
 
 
-def _agreement(label: str, description: str, link_fields: tuple[LinkField, ...]) -> RecordType:
+def _agreement(
+    label: str, description: str, link_fields: tuple[LinkField, ...], extra: tuple[Prop, ...] = ()
+) -> RecordType:
     return RecordType(
         label,
         label,
@@ -213,6 +216,7 @@ def _agreement(label: str, description: str, link_fields: tuple[LinkField, ...])
             _name("agreement"),
             _description("agreement"),
             _state(f"Only an active {label} governs anything."),
+            *extra,
         ),
         states=_agreement_states(label),
         link_fields=link_fields,
@@ -226,6 +230,15 @@ SLA = _agreement(
         LinkField("services", "COVERS", "Service", description="The Services (CI ids) covered."),
         LinkField(
             "customers", "AGREED_WITH", "Customer", description="The Customers it is agreed with."
+        ),
+    ),
+    (
+        Prop(
+            "minimumPriority",
+            Kind.STRING,
+            "Incidents it governs are at least this priority (P1 highest): a customer's "
+            "critical service is never handled as a low one.",
+            values=Priority,
         ),
     ),
 )

@@ -69,6 +69,11 @@ class UnitOfWork:
     actor: Actor
     at: datetime = field(default_factory=now)
     messages: list[Message] = field(default_factory=list)
+    # (label, record id, link field) -> (ids before, ids after) for every link set this unit of
+    # work changed, so that a process's rules can see what an update moved (a reassignment).
+    relinked: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
 
     # -- records -------------------------------------------------------------------------------
 
@@ -337,7 +342,14 @@ class UnitOfWork:
                 self.link(ends[0], a, link.type, ends[1], b)
             except ValidationFailed as refused:
                 raise ValidationFailed(field, refused.reason, refused.message) from refused
-        return len(current) - len(set(current) & found.keys()) + len(set(wanted) - set(current))
+        changed = len(current) - len(set(current) & found.keys()) + len(set(wanted) - set(current))
+        if changed:
+            earlier = self.relinked.get((label, record_id, link.name))
+            self.relinked[(label, record_id, link.name)] = (
+                earlier[0] if earlier else tuple(current),
+                tuple(wanted),
+            )
+        return changed
 
     def touch(self, label: str, record_id: str) -> None:
         """A new version of a record whose properties stayed (its links changed)."""

@@ -447,31 +447,40 @@ def governing_agreement(
     """
     actor.require(Permission.READ)
     _one_of(ci_id, service_id)
+    return store.read(lambda tx: govern(tx, priority, ci_id=ci_id, service_id=service_id))
 
-    def work(tx: ManagedTransaction) -> Governance:
-        if service_id is not None:
-            reached = _asked_service(tx, priority, service_id)
-        else:
-            assert ci_id is not None
-            reached = _asked_ci(tx, priority, ci_id)
-        governance = reached.governance
-        behind = {
-            row["service"]["id"]: row
-            for row in governing_cypher.behind_services(
-                tx,
-                [s.id for s, _ in reached.services],
-                response=target_property(EscalationClock.RESPONSE, priority),
-                resolution=target_property(EscalationClock.RESOLUTION, priority),
-            )
-        }
-        decide(governance, reached.services, behind, reached.path_to, reached.spared)
-        shown = [governance.asked.id]
-        if governance.service is not None:
-            shown.append(governance.service.id)
-        governance.cis = ci_cypher.by_ids(tx, shown)
-        return governance
 
-    return store.read(work)
+def govern(
+    tx: ManagedTransaction,
+    priority: Priority,
+    *,
+    ci_id: str | None = None,
+    service_id: str | None = None,
+) -> Governance:
+    """`governing_agreement` inside a transaction the caller holds (opening an incident decides
+    its agreement in the transaction that writes it)."""
+    _one_of(ci_id, service_id)
+    if service_id is not None:
+        reached = _asked_service(tx, priority, service_id)
+    else:
+        assert ci_id is not None
+        reached = _asked_ci(tx, priority, ci_id)
+    governance = reached.governance
+    behind = {
+        row["service"]["id"]: row
+        for row in governing_cypher.behind_services(
+            tx,
+            [s.id for s, _ in reached.services],
+            response=target_property(EscalationClock.RESPONSE, priority),
+            resolution=target_property(EscalationClock.RESOLUTION, priority),
+        )
+    }
+    decide(governance, reached.services, behind, reached.path_to, reached.spared)
+    shown = [governance.asked.id]
+    if governance.service is not None:
+        shown.append(governance.service.id)
+    governance.cis = ci_cypher.by_ids(tx, shown)
+    return governance
 
 
 @dataclass

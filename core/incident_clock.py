@@ -33,6 +33,25 @@ describe(
 )
 
 
+class ClockState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    NOT_APPLICABLE = "not_applicable"
+
+
+describe(
+    ClockState,
+    "Whether an SLA clock counts time now.",
+    {
+        ClockState.RUNNING: "It counts business time towards its target.",
+        ClockState.PAUSED: "The incident waits for the caller: the clock stands still.",
+        ClockState.STOPPED: "It reached its end (responded to; resolved or closed).",
+        ClockState.NOT_APPLICABLE: "No agreement governs the incident: there is no clock.",
+    },
+)
+
+
 links.register(
     links.LinkType(
         "HAD_SLA_EVENT",
@@ -60,6 +79,11 @@ SLA_EVENT = RecordType(
         Prop("firedBy", Kind.STRING, "The process that fired it (host:pid)."),
         Prop("priority", Kind.STRING, "The incident's priority when it fired."),
         Prop("termsId", Kind.STRING, "The agreement terms version whose targets it measured."),
+        Prop(
+            "recipients",
+            Kind.STRINGS,
+            'Whom it notified, as "Label:id" (People and Teams), in the order asked.',
+        ),
         Prop("notified", Kind.INT, "How many deliveries the notifications it asked for queued."),
         Prop("reassignedTo", Kind.STRING, "The Team the escalation handed the incident to."),
     ),

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.access import Actor, Permission
 from core.agreement_terms import EscalationClock
-from core.incident_clock import SLA_EVENT, SlaEventKind
+from core.incident_clock import SLA_EVENT, ClockState, SlaEventKind
 from core.incidents import HoldReason, IncidentState
 from core.priority import Priority
 from domain.incidents import events
@@ -35,7 +36,7 @@ from domain.service_level.escalation import EscalationStep
 from domain.service_level.terms import AgreementTermsView, view_of
 from graphdb.cypher import incident_clock as cypher
 from graphdb.timers import DueTimer, cancel_timer, set_timer, timer_kind
-from graphdb.write_path import UnitOfWork
+from graphdb.write_path import Store, UnitOfWork, now
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,6 @@ MAX_CATCH_UP = 20
 
 _RESPONDED = frozenset({IncidentState.IN_PROGRESS.value, IncidentState.RESOLVED.value})
 _RESOLVED = frozenset({IncidentState.RESOLVED.value, IncidentState.CLOSED.value})
-
-
-class ClockState(enum.StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    NOT_APPLICABLE = "not_applicable"
 
 
 class SlaStage(enum.StrEnum):
@@ -379,6 +373,23 @@ def clocks_of_many(tx: Any, incident_ids: Sequence[str], at: datetime) -> dict[s
     }
 
 
+def clocks_for(
+    store: Store, actor: Actor, incident_ids: Sequence[str], at: datetime | None = None
+) -> dict[str, Clocks]:
+    """What the API shows: the incidents' clocks now (or at `at`), in one read."""
+    actor.require(Permission.READ)
+    when = at or now()
+    return store.read(lambda tx: clocks_of_many(tx, incident_ids, when))
+
+
+def events_for(
+    store: Store, actor: Actor, incident_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The SLA events the incidents' clocks fired, oldest first, in one read."""
+    actor.require(Permission.READ)
+    return store.read(lambda tx: cypher.events_of(tx, incident_ids))
+
+
 # -- keeping the stored figures and the timer in step -----------------------------------------
 
 
@@ -446,9 +457,6 @@ def _act_on(
     woke: Mapping[str, Any],
     terms_id: str | None,
 ) -> None:
-    # lifecycle calls rearm: imported when first needed
-    lifecycle: Any = importlib.import_module("domain.incidents.lifecycle")
-
     key = event.key(incident_id)
     people = cypher.holders(uow.tx, incident_id)
     number = people.get("number") or incident_id
@@ -470,6 +478,8 @@ def _act_on(
         )
         if step.reassign_to is not None and step.reassign_to.id != people.get("teamId"):
             reassigned = step.reassign_to.id
+            # lifecycle calls rearm: imported when first needed
+            lifecycle: Any = importlib.import_module("domain.incidents.lifecycle")
             lifecycle.reassign(
                 uow,
                 incident_id,
@@ -486,12 +496,13 @@ def _act_on(
         body = (
             f"The {event.clock.value} target of {number} was due at {event.at:%Y-%m-%d %H:%M} UTC."
         )
+    to = list(dict.fromkeys(to))
     sent = (
         notify(
             uow,
             about_label=INCIDENT,
             about_id=incident_id,
-            to=list(dict.fromkeys(to)),
+            to=to,
             subject=subject,
             body=body,
             reason=reason,
@@ -515,6 +526,7 @@ def _act_on(
             "firedBy": woke.get("firedBy"),
             "priority": people.get("priority"),
             "termsId": terms_id,
+            "recipients": [f"{a.label}:{a.id}" for a in to] or None,
             "notified": sent,
             "reassignedTo": reassigned,
         },

@@ -17,9 +17,10 @@ from domain.notifications import SEND_NOTIFICATION, Addressee, messages, notify
 from graphdb.cypher import notifications as cypher
 from graphdb.write_path import Store
 from itsm.config import Settings
-from tests.conftest import Api
+from tests.conftest import Api, RunningServer
 from tests.notify_servers import PushReceiver, SmtpServer, notification_env
 from tests.processes import ItsmProcess, start_worker, wait_for
+from tests.test_incidents import open_incident
 from tests.test_service_level import made, step
 
 
@@ -279,3 +280,68 @@ def test_the_major_incident_text_names_the_incident_and_links_to_it(
     assert "https://itsm.example.com/graphql?query=" in body and "INC0000042" in body
     subject, body = messages.breach(stored, "resolution", "2026-01-02T10:00:00+00:00")
     assert "resolution target BREACHED" in subject and "Clock: Resolution" in body
+
+
+NOTIFICATIONS = """notifications { id channel address reason subject state attemptCount sentAt
+  lastError attempts { attempt ok error durationMs } }"""
+
+
+def test_a_major_incident_tells_its_team_and_the_incident_shows_what_was_sent(
+    desk: Desk, api_server: RunningServer
+) -> None:
+    worker = desk.worker()
+    web = made(desk.manager, "Team", name="Web Operations")
+    person(desk.manager, "Ana", teams=[web["id"]], pushUrl=desk.push.url)
+    person(desk.manager, "Ben", teams=[web["id"]])
+
+    incident = open_incident(desk.manager, team=web["id"], major=True, impact="HIGH")
+    query = "query($id: ID!) { incident(id: $id) { number " + NOTIFICATIONS + " } }"
+    wait_for(
+        lambda: all(
+            n["state"] == "SENT"
+            for n in desk.manager.ok(query, {"id": incident["id"]})["incident"]["notifications"]
+        ),
+        60,
+        (worker,),
+        "the major incident's notifications",
+    )
+
+    shown = desk.manager.ok(query, {"id": incident["id"]})["incident"]["notifications"]
+    assert sorted((n["channel"], n["address"]) for n in shown) == [
+        ("EMAIL", "ana@example.com"),
+        ("EMAIL", "ben@example.com"),
+        ("PUSH", desk.push.url),
+    ]
+    assert {n["reason"] for n in shown} == {"major_incident"}
+    assert all(incident["number"] in n["subject"] for n in shown)
+    assert all(n["attemptCount"] == 1 and n["attempts"][0]["ok"] for n in shown)
+    received = sorted(r for m in desk.smtp.received() for r in m.recipients)
+    assert received == ["ana@example.com", "ben@example.com"]
+    # Addresses are for those who work records.
+    viewer = desk.manager.as_role(desk.store, "viewer")
+    refused = viewer.post(query, {"id": incident["id"]}).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_page_of_incidents_reads_its_notifications_in_one_query(
+    desk: Desk, api_server: RunningServer
+) -> None:
+    web = made(desk.manager, "Team", name="Web Operations")
+    person(desk.manager, "Ana", teams=[web["id"]])
+    for n in range(6):
+        open_incident(desk.manager, title=f"checkout fails {n}", team=web["id"], major=True)
+    graph = api_server.app.state.store.graph
+    query = (
+        "query($n: Int!) { incidents(first: $n) { edges { node { number "
+        + NOTIFICATIONS
+        + " } } } }"
+    )
+
+    costs = []
+    for first in (2, 6):
+        before = graph.reads
+        edges = desk.manager.ok(query, {"n": first})["incidents"]["edges"]
+        costs.append(graph.reads - before)
+        assert len(edges) == first
+        assert all(len(e["node"]["notifications"]) == 1 for e in edges)
+    assert costs[0] == costs[1], f"{costs[0]} reads for 2 incidents, {costs[1]} for 6"

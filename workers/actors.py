@@ -6,6 +6,7 @@ Plain functions; `workers.registry` lists them and declares them on the broker.
 from __future__ import annotations
 
 from domain import configuration
+from domain.incidents import lifecycle  # noqa: F401 (registers the incident timer kinds)
 from graphdb import timers
 from workers.runtime import store
 

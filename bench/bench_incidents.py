@@ -26,7 +26,12 @@ go through the API. Parts, each against a baseline measured in the same run:
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -363,6 +368,258 @@ def throughput(
     ]
 
 
+# -- escalations ------------------------------------------------------------------------------
+
+
+class TimedMail:
+    """aiosmtpd's handler that keeps when each message arrived, and its subject."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.received: list[tuple[float, str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        at = time.time()
+        raw = envelope.original_content or envelope.content or b""
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        subject = email.message_from_bytes(data, policy=email.policy.default)["subject"] or ""
+        with self.lock:
+            self.received.append((at, str(subject)))
+        return "250 OK"
+
+
+ESCALATION_SETUP = """mutation($service: ID!, $email: String!) {
+  team: createTeam(input: {name: "Escalation desk", services: [$service]}) {
+    userErrors { message } team { id } }
+  sla: createSLA(input: {name: "Escalation bench", services: [$service]}) {
+    userErrors { message } sla { id version } }
+}"""
+PERSON = """mutation($team: ID!, $email: String!) {
+  createPerson(input: {name: "Duty manager", email: $email, teams: [$team]}) {
+    userErrors { message } person { id } } }"""
+ACTIVATE = """mutation($sla: ID!) {
+  transitionSLA(input: {id: $sla, state: ACTIVE}) { userErrors { message } } }"""
+TERMS = """mutation($sla: ID!, $person: ID!) {
+  setAgreementTerms(input: {agreement: $sla,
+    response: [{priority: P3, minutes: 30}], resolution: [{priority: P3, minutes: 240}],
+    calendar: {timezone: "UTC", always: true},
+    escalation: [{clock: RESPONSE, afterMinutes: 1, notify: [$person]}]}) {
+    userErrors { field message } } }"""
+OPEN = """mutation($ci: ID!, $n: Int!) {
+  createIncident(input: {title: "bench escalation", ci: $ci, impact: MEDIUM, urgency: MEDIUM}) {
+    userErrors { message } incident { number createdAt } } }"""
+
+
+def ok(answer: dict[str, Any]) -> dict[str, Any]:
+    for value in answer.values():
+        errors = value.get("userErrors") if isinstance(value, dict) else None
+        if errors:
+            raise RuntimeError(f"refused: {errors}")
+    return answer
+
+
+def escalations(
+    graph: Any, token: str, made: dict[str, Any], count: int, spread: float
+) -> list[str]:
+    """`count` incidents opened over `spread` seconds, each with an escalation level one minute
+    after it opens; the lag of each level's e-mail behind its due instant."""
+    from aiosmtpd.controller import Controller
+
+    from itsm.background import free_port
+    from tests.processes import RedisServer
+
+    mail = TimedMail()
+    smtp_port = free_port()
+    smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    redis_server = RedisServer().start()
+    env = {
+        "BROKER_URL": redis_server.url,
+        "ITSM_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "ITSM_MAIL_FROM": "bench@example.com",
+    }
+    workers = WorkerProcesses(graph, env, ROOT / ".itsm" / "bench-workers.log", processes=2)
+    try:
+        with workers, ApiProcess(graph, ROOT / ".itsm" / "bench-api.log", env=env) as server:
+            client = Client(server.url, token)
+            service = to_global_id("CI", made["services"][0])
+            setup = ok(client(ESCALATION_SETUP, {"service": service, "email": "x"}))
+            team = setup["team"]["team"]["id"]
+            sla = setup["sla"]["sla"]["id"]
+            person = ok(client(PERSON, {"team": team, "email": "duty@example.com"}))
+            person_id = person["createPerson"]["person"]["id"]
+            ok(client(ACTIVATE, {"sla": sla}))
+            ok(client(TERMS, {"sla": sla, "person": person_id}))
+            due: dict[str, float] = {}
+            for n in range(count):
+                opened = ok(client(OPEN, {"ci": service, "n": n}))["createIncident"]["incident"]
+                created = datetime.fromisoformat(opened["createdAt"]).timestamp()
+                due[opened["number"]] = created + 60
+                time.sleep(spread / count)
+            log(f"escalations: {count} incidents open; waiting for their first level")
+            deadline = time.time() + 60 + 120
+            while time.time() < deadline:
+                with mail.lock:
+                    got = {n for _, subject in mail.received for n in due if n in subject}
+                if len(got) == len(due):
+                    break
+                time.sleep(1)
+            client.close()
+    finally:
+        smtp.stop()
+        redis_server.close()
+    lags: list[float] = []
+    with mail.lock:
+        first: dict[str, float] = {}
+        for at, subject in mail.received:
+            for number in due:
+                if number in subject and "escalat" in subject.lower():
+                    first.setdefault(number, at)
+    lags = [(first[n] - due[n]) * 1000 for n in first]
+    missing = len(due) - len(first)
+    if not lags:
+        return [f"no escalation e-mail arrived for {count} incidents (see the worker log)"]
+    return [
+        f"{'incidents':>10}{'arrived':>9}{'missing':>9}{'p50 lag':>10}{'p99 lag':>10}{'max':>10}",
+        f"{count:>10}{len(lags):>9}{missing:>9}{percentile(lags, 50):>8.0f}ms"
+        f"{percentile(lags, 99):>8.0f}ms{max(lags):>8.0f}ms",
+    ]
+
+
+class WorkerProcesses:
+    """`itsm worker --processes N` against the benchmark's Neo4j and broker."""
+
+    def __init__(self, graph: Any, env: dict[str, str], log_file: Any, processes: int) -> None:
+        self.command = [
+            sys.executable,
+            "-m",
+            "itsm.cli",
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            "4",
+        ]
+        self.env = {**os.environ, "NEO4J_URI": graph.uri, "NEO4J_USER": graph.user, **env}
+        if graph.password:
+            self.env["NEO4J_PASSWORD"] = graph.password
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> WorkerProcesses:
+        out = self.log_file.open("ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+        )
+        time.sleep(8)  # the workers boot while the API starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# -- subscriptions ----------------------------------------------------------------------------
+
+SUBSCRIBE = "subscription { incidentChanges { kind version incident { id number } } }"
+RETITLE = """mutation($id: ID!, $title: String!) {
+  updateIncident(input: {id: $id, title: $title}) {
+    userErrors { message } incident { id number version } } }"""
+
+
+def subscriptions(
+    url: str, token: str, made: dict[str, Any], subscribers: int, changes: int
+) -> list[str]:
+    """`subscribers` websockets on the API; `changes` updates through HTTP, one at a time; the
+    time from each update's answer (its commit is before it) to each subscriber hearing it."""
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+
+    heard: list[dict[tuple[str, int], float]] = [{} for _ in range(subscribers)]
+    ready = threading.Event()
+    stop = threading.Event()
+    connected = [0]
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+
+    async def subscriber(n: int) -> None:
+        async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
+            ack = json.loads(await ws.recv())
+            assert ack["type"] == "connection_ack", ack
+            await ws.send(
+                json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}})
+            )
+            connected[0] += 1
+            if connected[0] == subscribers:
+                ready.set()
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                except TimeoutError:
+                    continue
+                at = time.time()
+                message = json.loads(raw)
+                if message.get("type") == "next":
+                    change = message["payload"]["data"]["incidentChanges"]
+                    heard[n][(change["incident"]["number"], change["version"])] = at
+
+    def run() -> None:
+        async def everyone() -> None:
+            await asyncio.gather(*(subscriber(n) for n in range(subscribers)))
+
+        asyncio.run(everyone())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    if not ready.wait(120):
+        stop.set()
+        return [f"only {connected[0]} of {subscribers} subscribers connected"]
+    time.sleep(2)  # every subscription registered with the feed
+    client = Client(url, token)
+    committed: dict[tuple[str, int], float] = {}
+    for n in range(changes):
+        incident = to_global_id("Incident", made["incidents"][n])
+        done = client(RETITLE, {"id": incident, "title": f"retitled {n}"})["updateIncident"]
+        at = time.time()
+        committed[(done["incident"]["number"], done["incident"]["version"])] = at
+        time.sleep(0.2)
+    time.sleep(5)
+    stop.set()
+    thread.join(timeout=30)
+    client.close()
+    lags = [(got[key] - at) * 1000 for key, at in committed.items() for got in heard if key in got]
+    expected = len(committed) * subscribers
+    if not lags:
+        return ["no subscriber heard any change"]
+    return [
+        f"{'deliveries':>11}{'expected':>10}{'p50':>9}{'p99':>9}{'max':>9}",
+        f"{len(lags):>11}{expected:>10}{percentile(lags, 50):>7.0f}ms"
+        f"{percentile(lags, 99):>7.0f}ms{max(lags):>7.0f}ms",
+    ]
+
+
+def subscriptions_run(
+    graph: Any, token: str, made: dict[str, Any], subscribers: int, changes: int
+) -> list[str]:
+    """The subscribers on `itsm serve --workers 2` with a Redis broker, so that a change made
+    in one API process reaches the subscribers of the other through the feed."""
+    from tests.processes import RedisServer
+
+    redis_server = RedisServer().start()
+    env = {"BROKER_URL": redis_server.url}
+    try:
+        with ApiProcess(graph, ROOT / ".itsm" / "bench-api.log", workers=2, env=env) as server:
+            return subscriptions(server.url, token, made, subscribers, changes)
+    finally:
+        redis_server.close()
+
+
 # -- the run -----------------------------------------------------------------------------------
 
 PARTS = ("queues", "throughput", "escalations", "subscriptions")
@@ -375,6 +632,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--rounds", type=int, default=40, help="timed rounds of each queue")
     parser.add_argument("--seconds", type=float, default=30, help="per side of the mixed load")
+    parser.add_argument("--escalations", type=int, default=200, help="incidents escalated")
+    parser.add_argument("--spread", type=float, default=30, help="seconds they open over")
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--changes", type=int, default=50, help="updates the subscribers hear")
     parser.add_argument("--parts", default=",".join(PARTS), help="which parts, comma-separated")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -416,6 +677,12 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                     report += throughput(server.url, token, driver, made, args.seconds)
                 client.close()
+        if "subscriptions" in parts:
+            report += ["", "subscription delivery (update answered -> each subscriber heard it):"]
+            report += subscriptions_run(graph, token, made, args.subscribers, args.changes)
+        if "escalations" in parts:
+            report += ["", "escalation lag (level due -> e-mail at the SMTP server), two workers:"]
+            report += escalations(graph, token, made, args.escalations, args.spread)
         driver.close()
         store.graph.close()
     print()

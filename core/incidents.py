@@ -125,10 +125,11 @@ describe(
 )
 
 # The guards, implemented in domain.incidents.lifecycle.
-NEEDS_TEAM = "incident_needs_team"
 NEEDS_HOLD_REASON = "incident_needs_hold_reason"
 NEEDS_RESOLUTION = "incident_needs_resolution"
 WITHIN_REOPEN_WINDOW = "incident_within_reopen_window"
+# Implemented in domain.service_desk.requests.
+REJECT_NEEDS_NOTES = "request_reject_needs_notes"
 
 _NEW, _ASSIGNED, _IN_PROGRESS, _ON_HOLD, _RESOLVED, _CLOSED = (s.value for s in IncidentState)
 _OPEN = frozenset({_NEW, _ASSIGNED, _IN_PROGRESS, _ON_HOLD})
@@ -143,8 +144,8 @@ INCIDENT_STATES = StateMachine(
             frozenset({_NEW}),
             _ASSIGNED,
             WORKERS,
-            guards=(NEEDS_TEAM,),
-            description="A team takes the incident (routing does this when it opens).",
+            description="A team takes the incident: routing does this when it opens, and so "
+            "does giving a new incident a team. Needs a team.",
         ),
         Transition(
             "start",
@@ -223,6 +224,12 @@ links.register(
         "the article that answered a contact (a deflection)",
     ),
     links.LinkType(
+        "IMPACTS",
+        frozenset({"Incident"}),
+        frozenset({"Service"}),
+        "the Services an incident's CI takes down (the CMDB's impact analysis)",
+    ),
+    links.LinkType(
         "MAJOR_INCIDENTS_TO",
         frozenset({"IncidentPolicy"}),
         frozenset({"Team"}),
@@ -272,6 +279,7 @@ INCIDENT = RecordType(
             sortable=True,
         ),
         Prop("priorityReason", Kind.TEXT, "How the priority was reached.", derived=True),
+        Prop("routingReason", Kind.TEXT, "How the team was chosen when it opened.", derived=True),
         Prop(
             "major",
             Kind.BOOL,
@@ -334,6 +342,12 @@ INCIDENT = RecordType(
         Prop("respondedAt", Kind.DATETIME, "When work first started.", derived=True),
         Prop("resolvedAt", Kind.DATETIME, "When it was last resolved.", derived=True),
         Prop("closedAt", Kind.DATETIME, "When it was closed.", derived=True),
+        Prop(
+            "reopenUntil",
+            Kind.DATETIME,
+            "While resolved: until when it may be reopened; then it is closed.",
+            derived=True,
+        ),
         Prop(
             "slaStage",
             Kind.STRING,
@@ -433,6 +447,7 @@ REQUEST = RecordType(
                 frozenset({"submitted", "in_progress"}),
                 "rejected",
                 WORKERS,
+                guards=(REJECT_NEEDS_NOTES,),
                 description="Refused; say why in the notes.",
             ),
         ),

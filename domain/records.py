@@ -170,7 +170,7 @@ def transition(
     return store.write(actor, work)
 
 
-def _links(
+def checked_links(
     record: RecordType, given: Mapping[str, Sequence[str] | None] | None, *, creating: bool
 ) -> list[tuple[LinkField, list[str]]]:
     """Link fields as given, by stored id; on create the required ones must be there."""
@@ -213,17 +213,31 @@ def create(
     all in one transaction. Returns the record as stored."""
     actor.require(permission)
     checked = check_properties(record, values, creating=True, prefix="")
-    wanted = _links(record, links, creating=True)
+    wanted = checked_links(record, links, creating=True)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
-        created = uow.create(record.label, checked)
-        for link, ids in wanted:
-            uow.set_links(record.label, created["id"], link, ids, field=link.name)
+        created = create_in(uow, record, checked, wanted)
         if also is not None:
             also(uow, created)
         return uow.lock(record.label, created["id"])
 
     return store.write(actor, work)
+
+
+def create_in(
+    uow: UnitOfWork,
+    record: RecordType,
+    checked: Mapping[str, Any],
+    links: Sequence[tuple[LinkField, list[str]]] = (),
+    derived: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create a record inside a unit of work the caller holds (one transaction with whatever
+    else it writes): `checked` as `check_properties` answered, `links` as `checked_links` did,
+    `derived` the system's own figures for it (a priority). Returns it as stored."""
+    created = uow.create(record.label, {**checked, **(derived or {})})
+    for link, ids in links:
+        uow.set_links(record.label, created["id"], link, ids, field=link.name)
+    return created
 
 
 def update(
@@ -242,7 +256,7 @@ def update(
     with the version check, in one transaction; `also` runs after, on the record as changed."""
     actor.require(permission)
     checked = check_properties(record, values, creating=False, prefix="")
-    wanted = _links(record, links, creating=False)
+    wanted = checked_links(record, links, creating=False)
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
         current = uow.lock(record.label, record_id)

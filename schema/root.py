@@ -19,6 +19,7 @@ from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.governing import GoverningQuery
+from resolvers.incidents import IncidentMutation, IncidentQuery
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
@@ -41,6 +42,7 @@ class Query(
     AgreementTermsQuery,
     GoverningQuery,
     KnowledgeQuery,
+    IncidentQuery,
     AccessQuery,
 ):
     pass
@@ -50,7 +52,13 @@ class Query(
     description="Everything that changes records. Each takes one `input` and answers with a "
     "payload whose `userErrors` say why the input was refused."
 )
-class Mutation(CMDBMutation, ServiceLevelMutation, AgreementTermsMutation, KnowledgeMutation):
+class Mutation(
+    CMDBMutation,
+    ServiceLevelMutation,
+    AgreementTermsMutation,
+    KnowledgeMutation,
+    IncidentMutation,
+):
     pass
 
 

@@ -8,10 +8,11 @@ members and Services costs one round trip per field, not one per Team.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import strawberry
 
+from core import priority as priorities
 from core.ids import record_id
 from core.record_types import CI
 from core.records import Direction, RecordType
@@ -22,7 +23,12 @@ from schema.agreement_terms import AgreementTermsNode
 from schema.cmdb import ConfigurationItem
 from schema.common import Node
 from schema.context import Info
-from schema.records import described, node_values, state_enum
+from schema.records import described, node_values, state_enum, values_enum
+
+if TYPE_CHECKING:
+    from core.priority import Priority
+else:
+    Priority = values_enum(priorities.Priority)
 
 S = TypeVar("S", bound="_Served")
 
@@ -164,6 +170,7 @@ class SLANode(Node, _Served):
     name: str = described(SLA, "name")
     description: str | None = described(SLA, "description")
     state: SLAState = described(SLA, "state")  # type: ignore[valid-type]
+    minimum_priority: Priority | None = described(SLA, "minimumPriority")
     version: int = described(SLA, "version")
     created_at: datetime | None = described(SLA, "createdAt")
     updated_at: datetime | None = described(SLA, "updatedAt")

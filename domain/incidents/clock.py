@@ -18,7 +18,6 @@ and act on what it says.
 from __future__ import annotations
 
 import enum
-import importlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -478,8 +477,8 @@ def _act_on(
         )
         if step.reassign_to is not None and step.reassign_to.id != people.get("teamId"):
             reassigned = step.reassign_to.id
-            # lifecycle calls rearm: imported when first needed
-            lifecycle: Any = importlib.import_module("domain.incidents.lifecycle")
+            from domain.incidents import lifecycle  # it calls rearm: imported when first needed
+
             lifecycle.reassign(
                 uow,
                 incident_id,

@@ -25,8 +25,9 @@ import pytest
 import redis
 
 from core.access import SYSTEM
+from core.incidents import INCIDENT
 from domain import cmdb, configuration
-from domain.incidents import clock
+from domain.incidents import clock, lifecycle
 from domain.service_level.escalation import EscalationLevelGiven
 from domain.service_level.terms import PriorityTarget, TermsGiven, write_terms
 from graphdb.cypher import timers as timers_cypher
@@ -61,8 +62,12 @@ def estate(store: Store) -> Estate:
     service = str(configuration.register_ci(store, SYSTEM, cmdb.NewCI("Service", "shop"))["id"])
 
     def build(uow: UnitOfWork) -> Estate:
-        team = uow.create("Team", {"name": "Web", "state": "active"})["id"]
-        duty = uow.create("Team", {"name": "Duty Managers", "state": "active"})["id"]
+        team = uow.create("Team", {"name": "Web", "state": "active", "email": "web@example.com"})[
+            "id"
+        ]
+        duty = uow.create(
+            "Team", {"name": "Duty Managers", "state": "active", "email": "duty@example.com"}
+        )["id"]
         person = uow.create(
             "Person", {"name": "Ana", "email": "ana@example.com", "state": "active"}
         )["id"]
@@ -95,29 +100,23 @@ def estate(store: Store) -> Estate:
 
 
 def open_incident(store: Store, where: Estate, title: str = "Checkout fails") -> str:
-    """A P1 incident on the shop, assigned to the web team and Ana, governed by the terms."""
+    """A P1 incident on the shop, opened by the lifecycle: governed by the shop's SLA, assigned
+    to the web team and Ana."""
+    opened = lifecycle.open_incident(
+        store,
+        SYSTEM,
+        INCIDENT,
+        {"title": title, "impact": "high", "urgency": "high"},
+        {"ci": [where.service], "team": [where.team], "assignee": [where.assignee]},
+    )
+    assert opened["priority"] == "P1" and opened["state"] == "assigned"
+    return str(opened["id"])
 
-    def work(uow: UnitOfWork) -> str:
-        incident = uow.create(
-            "Incident",
-            {
-                "title": title,
-                "impact": "high",
-                "urgency": "high",
-                "priority": "P1",
-                "state": "assigned",
-            },
-        )
-        iid = str(incident["id"])
-        uow.link("Incident", iid, "AFFECTS", "CI", where.service)
-        uow.link("Incident", iid, "ASSIGNED_TO", "Team", where.team)
-        uow.link("Incident", iid, "WORKED_BY", "Person", where.assignee)
-        uow.link("Incident", iid, "GOVERNED_BY", "SLA", where.sla)
-        uow.link("Incident", iid, "GOVERNED_BY", "AgreementTerms", where.terms)
-        clock.rearm(uow, uow.lock("Incident", iid))
-        return iid
 
-    return store.write(SYSTEM, work)
+def step(store: Store, incident_id: str, state: str, **changes: Any) -> None:
+    lifecycle.transition_incident(
+        store, SYSTEM, INCIDENT, incident_id, state, version=None, changes=changes
+    )
 
 
 def age(store: Store, incident_id: str, elapsed: timedelta) -> None:
@@ -227,15 +226,62 @@ def test_warning_breach_and_each_level_fire_once_on_time_and_notify_whom_the_ter
     assert_on_time(events)
     assert {e["firedVia"] for e in events} == {"message"}
     warned, breached, level_1 = events
-    assistant, team, duty = (f"Person:{where.assignee}", f"Team:{where.team}", f"Team:{where.duty}")
-    assert warned["recipients"] == [assistant, team] and warned["percent"] == 50
-    assert breached["recipients"] == [assistant, team]
+    ana, web, duty = (f"Person:{where.assignee}", f"Team:{where.team}", f"Team:{where.duty}")
+    assert warned["recipients"] == [ana, web] and warned["percent"] == 50
+    assert breached["recipients"] == [ana, web]
     # Level 1 notifies the duty team and whoever holds the incident: its assignee.
-    assert level_1["recipients"] == [duty, assistant]
+    assert level_1["recipients"] == [duty, ana]
+    # What notify was asked is what was queued: one delivery per address, once per event.
+    assert notified(store, warned["id"]) == [
+        ("ana@example.com", "warning"),
+        ("web@example.com", "warning"),
+    ]
+    assert notified(store, breached["id"]) == [
+        ("ana@example.com", "breach"),
+        ("web@example.com", "breach"),
+    ]
+    assert notified(store, level_1["id"]) == [
+        ("ana@example.com", "escalation"),
+        ("duty@example.com", "escalation"),
+    ]
+
+    # Level 2 hands the incident to the duty team, and reminds them every minute after.
+    age(store, iid, 237 * SECOND)
+    events = wait_for(count_of(store, iid, 4), 30, (worker,), "escalation level 2")
+    assert kinds(events)[-1] == LEVEL_2 and events[-1]["reassignedTo"] == where.duty
+    moved = incident(store, iid)
+    assert moved["reassignmentCount"] == 1
+    assert store.read(
+        lambda tx: tx.run(
+            "MATCH (:Incident {id: $id})-[:ASSIGNED_TO]->(t:Team) RETURN collect(t.id) AS t",
+            id=iid,
+        ).single(strict=True)["t"]
+    ) == [where.duty]
+    age(store, iid, 297 * SECOND)
+    events = wait_for(count_of(store, iid, 5), 30, (worker,), "level 2 again")
+    assert [(e["kind"], e["level"], e["repetition"]) for e in events[3:]] == [
+        ("escalated", 2, 0),
+        ("escalated", 2, 1),
+    ]
+    assert events[-1].get("reassignedTo") is None  # the duty team has it already
+    assert incident(store, iid)["reassignmentCount"] == 1
+    assert_on_time(events)
+    assert {e["firedVia"] for e in events} == {"message"}
 
     # Nothing fires twice: more sweeps and the delayed messages come and go.
     time.sleep(3)
-    assert kinds(sla_events(store, iid)) == [WARNED, BREACHED, LEVEL_1]
+    assert len(sla_events(store, iid)) == 5
+
+
+def notified(store: Store, key: str) -> list[tuple[str, str]]:
+    rows = store.read(
+        lambda tx: tx.run(
+            "MATCH (n:Notification {key: $key}) RETURN n.address AS address, n.reason AS reason "
+            "ORDER BY address",
+            key=key,
+        ).data()
+    )
+    return [(r["address"], r["reason"]) for r in rows]
 
 
 def test_a_clock_that_is_paused_or_stopped_fires_nothing(
@@ -245,29 +291,20 @@ def test_a_clock_that_is_paused_or_stopped_fires_nothing(
     where = estate(store)
     waiting, resolved = open_incident(store, where, "Waits"), open_incident(store, where, "Done")
 
-    def step(iid: str, state: str, **changes: Any) -> None:
-        def work(uow: UnitOfWork) -> None:
-            clock.rearm(
-                uow,
-                uow.transition("Incident", iid, state, expected_version=None, changes=changes),
-            )
-
-        store.write(SYSTEM, work)
-
-    step(waiting, "on_hold", holdReason="awaiting_caller")
-    step(resolved, "resolved", resolutionCode="fixed", resolutionNotes="restarted")
+    step(store, waiting, "on_hold", holdReason="awaiting_caller")
+    step(store, resolved, "resolved", resolutionCode="fixed", resolutionNotes="restarted")
     # Their history is now far past every event, but their clocks do not run.
     age(store, waiting, 10 * 60 * SECOND)
     age(store, resolved, 10 * 60 * SECOND)
     for iid in (waiting, resolved):
         timers = store.read(lambda tx, i=iid: timers_cypher.by_record(tx, "Incident", i))
-        assert [t["state"] for t in timers] == ["cancelled"]
+        assert [t["state"] for t in timers if t["kind"] == clock.TIMER_KIND] == ["cancelled"]
         assert "resolutionDueAt" not in incident(store, iid)
     time.sleep(3)
     assert sla_events(store, waiting) == [] and sla_events(store, resolved) == []
 
     # Back from the hold, the clock runs on from its 0 s: the events fall due again, in time.
-    step(waiting, "in_progress")
+    step(store, waiting, "in_progress")
     assert incident(store, waiting)["resolutionDueAt"].to_native() > now() + 100 * SECOND
     assert worker.alive()
 

@@ -431,6 +431,9 @@ def fire_clock_events(uow: UnitOfWork, timer: DueTimer) -> None:
     """Record every event of the incident's running clocks that is due and has not fired, act on
     it (notify, reassign), announce the change and set the timer to what comes next."""
     incident_id = timer.record_id
+    # The incident's lock first: a step that resolves or holds it at this moment either commits
+    # before (and these clocks see it stopped) or waits for this firing.
+    uow.lock(INCIDENT, incident_id)
     clocks = clocks_of(uow.tx, incident_id, uow.at)
     fired = cypher.fired_keys(uow.tx, incident_id)
     due = [e for c in clocks for e in c.due_events() if e.key(incident_id) not in fired]
@@ -438,14 +441,9 @@ def fire_clock_events(uow: UnitOfWork, timer: DueTimer) -> None:
     terms_id = cypher.governing_terms_id(uow.tx, incident_id)
     for event in due:
         _act_on(uow, incident_id, event, clocks, woke, terms_id)
-    incident = cypher.incident(uow.tx, incident_id)
-    if incident is None:
-        return
-    rearm(uow, incident)
+    rearm(uow, uow.lock(INCIDENT, incident_id))
     if due:
-        events.incident_changed(
-            uow, cypher.incident(uow.tx, incident_id) or incident, events.Change.CHANGED
-        )
+        events.incident_changed(uow, uow.lock(INCIDENT, incident_id), events.Change.CHANGED)
 
 
 def _act_on(

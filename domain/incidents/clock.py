@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -298,7 +298,7 @@ def _firings(
     step: EscalationStep,
     target: timedelta | None,
     elapsed: timedelta,
-    reached_at: Any,
+    reached_at: Callable[[timedelta], datetime | None],
 ) -> list[ClockEvent]:
     """The level's firings reached so far (the latest `MAX_CATCH_UP` of a repeating one), and
     the next one when the clock can reach it."""

@@ -119,6 +119,9 @@ async def _changes(ctx: Context, wanted: events.FeedFilter) -> AsyncGenerator[In
         async for announcement in subscriber:
             if not wanted.matches(announcement) or not ordering.is_news(announcement):
                 continue
+            if ctx.reidentify is not None:
+                # A revoked token ends the subscription here (UNAUTHENTICATED).
+                ctx.actor = await ctx.reidentify()
             props = await _readable(ctx, str(announcement["id"]))
             if props is None:
                 continue

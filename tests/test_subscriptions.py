@@ -19,7 +19,7 @@ from core.access import SYSTEM
 from core.ids import record_id, to_global_id
 from core.incidents import INCIDENT
 from domain.incidents import events, lifecycle
-from domain.tokens import issue_token
+from domain.tokens import issue_token, revoke_token
 from graphdb import feed, timers
 from graphdb.driver import Graph
 from graphdb.write_path import Store, UnitOfWork
@@ -31,7 +31,7 @@ from tests.incident_timer_kinds import MARK_INCIDENT
 from tests.processes import ItsmProcess, start_itsm, start_worker, wait_for
 from tests.test_governing import shop  # noqa: F401 (a fixture)
 from tests.test_incidents import UPDATE, governed, open_incident, step  # noqa: F401
-from workers.broker import publish
+from workers.broker import install_broker, publish
 
 CHANGES = """
 subscription($filter: IncidentChangeFilter) {
@@ -280,6 +280,50 @@ def test_the_token_may_come_bare_and_a_viewer_may_subscribe(
     opened = open_incident(api, title="Printer jam")
 
     assert subscriber.next()["incident"]["number"] == opened["number"]
+
+
+def test_revoking_the_token_ends_its_subscription(
+    api: Api, store: Store, live: Callable[..., Subscriber]
+) -> None:
+    issued = issue_token(store, SYSTEM, "viewer", "wallboard")
+    subscriber = live(issued.secret)
+    first = open_incident(api, title="Before the revocation")
+    assert subscriber.next()["incident"]["number"] == first["number"]
+
+    revoke_token(store, SYSTEM, issued.id)
+    open_incident(api, title="After the revocation")
+
+    ended = subscriber.message()
+    assert ended["type"] == "next" and ended["payload"]["data"] is None, ended
+    assert ended["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert subscriber.message()["type"] == "complete"
+
+
+def test_without_a_broker_the_api_process_tells_its_own_subscribers(
+    settings: Settings, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    development = dataclasses.replace(settings, broker_url=None)
+    try:
+        with RunningServer(create_app(development)) as server:
+            api = Api(server.url, issue_token(store, SYSTEM, "agent", "dev agent").secret)
+            app_feed: feed.Feed = server.app.state.feed
+            subscriber = subscribe(
+                server.url,
+                api.token,
+                listening=lambda: wait_for(
+                    lambda: app_feed.subscriber_count(events.TOPIC) == 1, 20
+                ),
+            )
+            opened = open_incident(api, title="Laptop will not boot")
+            retitle(api, opened, "Laptop will not boot after the update")
+            heard = [subscriber.next() for _ in range(2)]
+            assert [h["kind"] for h in heard] == ["CREATED", "CHANGED"]
+            assert heard[1]["incident"]["title"] == "Laptop will not boot after the update"
+            subscriber.ws.close()  # the server waits for open connections when it stops
+    finally:
+        install_broker(settings.broker_url)
+    assert any("live updates reach only the subscribers of this API process" in r.message
+               for r in caplog.records)  # fmt: skip
 
 
 @pytest.fixture

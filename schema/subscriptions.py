@@ -18,7 +18,6 @@ import strawberry
 from core.ids import record_id
 from core.incidents import INCIDENT
 from core.priority import Priority
-from domain import records
 from domain.incidents import events
 from resolvers.loaders import Loaders
 from schema.context import Context, Info
@@ -136,5 +135,12 @@ async def _changes(ctx: Context, wanted: events.FeedFilter) -> AsyncGenerator[In
 
 
 async def _readable(ctx: Context, incident_id: str) -> dict[str, Any] | None:
-    found = await ctx.run(records.by_ids, ctx.store, ctx.actor, INCIDENT, [incident_id])
-    return found.get(incident_id)
+    assert ctx.feed is not None
+    scope = events.read_scope(ctx.actor)
+    # The same read path as queries (the actor's read rule), shared by this process's
+    # subscribers that read incidents alike.
+    found: dict[str, Any] | None = await ctx.feed.shared(
+        ("incident", incident_id, repr(scope)),
+        lambda: ctx.run(events.incident_as_seen, ctx.store, scope, incident_id),
+    )
+    return found

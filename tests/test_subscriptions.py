@@ -128,24 +128,23 @@ def subscribe(
     return Subscriber(ws)
 
 
+def started(app_feed: feed.Feed) -> Callable[[], None]:
+    """Waits until `app_feed` has started one more subscription than it had when called."""
+    before = app_feed.started
+
+    def wait() -> None:
+        wait_for(lambda: app_feed.started > before, 20, what="the subscription to start")
+
+    return wait
+
+
 @pytest.fixture
 def live(api_server: RunningServer) -> Callable[..., Subscriber]:
     """Subscribe to the in-process API; returns once its feed has the new subscriber."""
     app_feed: feed.Feed = api_server.app.state.feed
 
     def start(token: str | None, variables: dict[str, Any] | None = None, **kw: Any) -> Subscriber:
-        count = app_feed.subscriber_count(events.TOPIC)
-        return subscribe(
-            api_server.url,
-            token,
-            variables,
-            listening=lambda: wait_for(
-                lambda: app_feed.subscriber_count(events.TOPIC) > count,
-                20,
-                what="the subscription to start",
-            ),
-            **kw,
-        )
+        return subscribe(api_server.url, token, variables, listening=started(app_feed), **kw)
 
     return start
 
@@ -310,9 +309,7 @@ def test_without_a_broker_the_api_process_tells_its_own_subscribers(
             subscriber = subscribe(
                 server.url,
                 api.token,
-                listening=lambda: wait_for(
-                    lambda: app_feed.subscriber_count(events.TOPIC) == 1, 20
-                ),
+                listening=started(app_feed),
             )
             opened = open_incident(api, title="Laptop will not boot")
             retitle(api, opened, "Laptop will not boot after the update")
@@ -344,7 +341,7 @@ def test_anonymous_read_lets_a_tokenless_viewer_subscribe(
         open_server.url,
         None,
         init={},
-        listening=lambda: wait_for(lambda: app_feed.subscriber_count(events.TOPIC) == 1, 20),
+        listening=started(app_feed),
     )
 
     opened = open_incident(api, title="Wi-Fi flaky")  # through the other API process

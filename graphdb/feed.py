@@ -24,8 +24,8 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 import redis
 import redis.asyncio
@@ -33,6 +33,8 @@ import redis.asyncio
 from core.errors import LimitExceeded
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHANNEL_PREFIX = "itsm:feed:"
 # Announcements one subscriber may have waiting before it is ended as fallen behind.
@@ -159,6 +161,9 @@ class Feed:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._shared: dict[Hashable, asyncio.Future[Any]] = {}
+        # How many subscriptions this process has started, ever (operators and tests watch it).
+        self.started = 0
 
     @property
     def announcer(self) -> Announcer | None:
@@ -177,6 +182,7 @@ class Feed:
         announced after it subscribed."""
         subscriber = Subscriber(topic)
         self._subscribers.setdefault(topic, set()).add(subscriber)
+        self.started += 1
         try:
             yield subscriber
         finally:
@@ -184,6 +190,22 @@ class Feed:
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
+
+    async def shared(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`, shared by every subscriber that asks for the same `key` while it runs.
+
+        The subscribers that hear one announcement wake together and mostly need the same
+        record read the same way: one read instead of one each. A read that started after the
+        announcement was dispatched sees at least the change it announced.
+        """
+        running = self._shared.get(key)
+        if running is None:
+            running = asyncio.ensure_future(read())
+            self._shared[key] = running
+            running.add_done_callback(lambda _: self._shared.pop(key, None))
+        # One subscriber leaving (its client went away) must not cancel the others' read.
+        result: T = await asyncio.shield(running)
+        return result
 
     def dispatch(self, topic: str, payload: dict[str, Any]) -> None:
         """Hand one announcement to every subscriber of its topic (on the event loop)."""

@@ -31,6 +31,7 @@ from schema.errors import (
     limit_rule,
 )
 from schema.execution import PlainFieldExecutor
+from schema.subscriptions import IncidentSubscription
 
 
 @reads_need_permission
@@ -62,6 +63,14 @@ class Mutation(
     pass
 
 
+@strawberry.type(
+    description="Live updates, over the graphql-transport-ws protocol on /graphql; the API token "
+    "goes in the connection_init payload."
+)
+class Subscription(IncidentSubscription):
+    pass
+
+
 def plain_node_types(schema: strawberry.Schema) -> None:
     """Strawberry gives every type that implements an interface an `is_type_of` check, and the
     plain-field executor leaves a type with such a check to the general path. Resolvers here
@@ -79,8 +88,9 @@ def build_schema(
     max_tokens: int,
     query: type = Query,
     mutation: type | None = Mutation,
+    subscription: type | None = Subscription,
 ) -> strawberry.Schema:
-    """The API's schema; `query` and `mutation` default to the real roots."""
+    """The API's schema; `query`, `mutation` and `subscription` default to the real roots."""
     # The depth and alias rules are built once: the validation cache is keyed by the rule
     # classes, and QueryDepthLimiter or MaxAliasesLimiter would make new ones for every request.
     limits: list[type[ASTValidationRule]] = [
@@ -90,6 +100,7 @@ def build_schema(
     schema = Schema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         execution_context_class=PlainFieldExecutor,
         extensions=[
             partial(AddValidationRules, limits),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -42,7 +43,8 @@ OPEN_INCIDENT = """mutation($input: OpenIncidentFromInteractionInput!) {
   openIncidentFromInteraction(input: $input) {
     userErrors { code field message }
     interaction { number outcome incident { number } }
-    incident { id number title description interactions { number } }
+    incident { id number title description channel caller { name } ci { name }
+               interactions { number } }
   } }"""
 
 OPEN_REQUEST = """mutation($input: OpenRequestFromInteractionInput!) {
@@ -107,6 +109,16 @@ def open_incident(api: Api, ci: str, title: str, **given: Any) -> dict[str, Any]
     incident: dict[str, Any] = answer["incident"]
     assert incident is not None and answer["interaction"]["outcome"] == "OPENED_INCIDENT"
     return incident
+
+
+def person(api: Api, store: Store, name: str) -> str:
+    """A known person (people are written by managers), by global id."""
+    answer = api.as_role(store, "manager").ok(
+        "mutation($input: CreatePersonInput!) { createPerson(input: $input) { person { id } } }",
+        {"input": {"name": name, "email": f"{name.lower()}@example.com"}},
+    )
+    found: str = answer["createPerson"]["person"]["id"]
+    return found
 
 
 def count(store: Store, label: str) -> int:
@@ -308,9 +320,8 @@ def test_only_a_published_article_deflects(api: Api) -> None:
 def test_an_incident_opened_from_a_contact_carries_it_and_is_one_transaction(
     api: Api, store: Store, shop: dict[str, str]
 ) -> None:
-    call = logged(
-        api, text="Checkout page is blank\nsince 10:00", callerName="Bo", ci=shop["checkout"]
-    )
+    bo = person(api, store, "Bo")
+    call = logged(api, text="Checkout page is blank\nsince 10:00", caller=bo, ci=shop["checkout"])
     contact = call["interaction"]
 
     too_long = api.ok(OPEN_INCIDENT, {"input": {"id": contact["id"], "title": "x" * 301}})
@@ -329,6 +340,8 @@ def test_an_incident_opened_from_a_contact_carries_it_and_is_one_transaction(
     assert opened["userErrors"] == []
     incident = opened["incident"]
     assert incident["title"] == "Checkout page is blank"
+    assert incident["channel"] == "PHONE" and incident["caller"] == {"name": "Bo"}
+    assert incident["ci"] == {"name": "checkout"}
     assert incident["description"] == "Checkout page is blank\nsince 10:00"
     assert incident["interactions"] == [{"number": contact["number"]}]
     assert opened["interaction"] == {
@@ -336,6 +349,26 @@ def test_an_incident_opened_from_a_contact_carries_it_and_is_one_transaction(
         "outcome": "OPENED_INCIDENT",
         "incident": {"number": incident["number"]},
     }
+
+
+def test_two_agents_deciding_one_contact_at_once_open_one_incident(
+    api: Api, store: Store, shop: dict[str, str]
+) -> None:
+    call = logged(api, text="orders-db is down", ci=shop["orders-db"])["interaction"]
+    agents = [api, api.as_role(store, "agent")]
+
+    def decide(agent: Api) -> dict[str, Any]:
+        answer: dict[str, Any] = agent.ok(OPEN_INCIDENT, {"input": {"id": call["id"]}})[
+            "openIncidentFromInteraction"
+        ]
+        return answer
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(decide, agents))
+
+    refused = [e["code"] for a in answers for e in a["userErrors"]]
+    assert refused == ["ALREADY_DECIDED"]
+    assert count(store, "Incident") == 1
 
 
 def test_a_refused_incident_on_logging_writes_no_contact_either(

@@ -126,12 +126,17 @@ def launcher_config(settings: Settings) -> launcher.Neo4jLauncherConfig:
 
 
 def _store(settings: Settings) -> Store:
+    from graphdb.feed import announcer_for
     from workers.broker import install_broker, publish
 
     install_broker(settings.broker_url)
     # Without a broker, messages wait in the outbox for the relay of the next `itsm run`/`serve`:
     # a stub broker's queue would vanish with this command.
-    return Store(Graph(settings.graph_config()), publish if settings.broker_url else None)
+    return Store(
+        Graph(settings.graph_config()),
+        publish if settings.broker_url else None,
+        announcer_for(settings.broker_url),
+    )
 
 
 def cmd_neo4j(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from core.access import Actor
+from graphdb.feed import Feed
 from graphdb.write_path import Store
 
 T = TypeVar("T")
@@ -32,6 +33,9 @@ class Context:
     actor: Actor
     store: Store
     loaders: Any = field(default=None)  # resolvers.loaders.Loaders, set per request
+    # Live updates of this process (subscriptions), and a websocket's connection_init payload.
+    feed: Feed | None = None
+    connection_params: dict[str, Any] | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking domain or driver code off the event loop."""

@@ -124,10 +124,30 @@ describe(
     },
 )
 
+
+class SlaStage(enum.StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
+describe(
+    SlaStage,
+    "How an incident stands against its SLA targets: the worst of its clocks.",
+    {
+        SlaStage.OK: "Within its targets, short of any warning.",
+        SlaStage.WARNING: "A clock passed one of the agreement's warning percentages.",
+        SlaStage.BREACHED: "A clock passed its target.",
+    },
+)
+
+
 # The guards, implemented in domain.incidents.lifecycle.
 NEEDS_HOLD_REASON = "incident_needs_hold_reason"
 NEEDS_RESOLUTION = "incident_needs_resolution"
 WITHIN_REOPEN_WINDOW = "incident_within_reopen_window"
+# Implemented in domain.service_desk.requests.
+REJECT_NEEDS_NOTES = "request_reject_needs_notes"
 
 _NEW, _ASSIGNED, _IN_PROGRESS, _ON_HOLD, _RESOLVED, _CLOSED = (s.value for s in IncidentState)
 _OPEN = frozenset({_NEW, _ASSIGNED, _IN_PROGRESS, _ON_HOLD})
@@ -350,6 +370,7 @@ INCIDENT = RecordType(
             "slaStage",
             Kind.STRING,
             "The worst of its clocks: ok, warning or breached.",
+            values=SlaStage,
             derived=True,
             indexed=True,
         ),
@@ -445,6 +466,7 @@ REQUEST = RecordType(
                 frozenset({"submitted", "in_progress"}),
                 "rejected",
                 WORKERS,
+                guards=(REJECT_NEEDS_NOTES,),
                 description="Refused; say why in the notes.",
             ),
         ),

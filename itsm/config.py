@@ -77,6 +77,11 @@ class Settings:
     scheduler_lock_seconds: float = 30.0
     extension_modules: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    # Notifications (docs/NOTIFICATIONS.md).
+    smtp_url: str | None = None
+    mail_from: str = "itsm@localhost"
+    push_secret: str | None = None
+    notify_max_attempts: int = 12
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -114,6 +119,10 @@ class Settings:
             extension_modules=tuple(
                 m.strip() for m in (_env("ITSM_EXTENSION_MODULES") or "").split(",") if m.strip()
             ),
+            smtp_url=_env("ITSM_SMTP_URL"),
+            mail_from=_env("ITSM_MAIL_FROM", "itsm@localhost") or "itsm@localhost",
+            push_secret=_env("ITSM_PUSH_SECRET"),
+            notify_max_attempts=max(1, _int("ITSM_NOTIFY_MAX_ATTEMPTS", 12)),
         )
 
     @property

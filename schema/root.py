@@ -22,6 +22,7 @@ from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
+from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from schema.errors import (
     HttpStatusFromErrors,
@@ -44,6 +45,7 @@ class Query(
     GoverningQuery,
     KnowledgeQuery,
     IncidentQuery,
+    ServiceDeskQuery,
     AccessQuery,
 ):
     pass
@@ -59,6 +61,7 @@ class Mutation(
     AgreementTermsMutation,
     KnowledgeMutation,
     IncidentMutation,
+    ServiceDeskMutation,
 ):
     pass
 

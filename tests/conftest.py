@@ -26,6 +26,7 @@ from graphdb.write_path import Store
 from itsm.app import create_app
 from itsm.background import BackgroundServer, free_port
 from itsm.config import Settings
+from tests.notify_servers import push_receiver, smtp_server  # noqa: F401 (fixtures)
 from tests.processes import RedisServer, itsm_processes  # noqa: F401 (a fixture)
 from workers.broker import install_broker, publish
 

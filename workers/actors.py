@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from domain import configuration
 from domain.incidents import lifecycle  # noqa: F401 (registers the incident timer kinds)
+from domain.notifications import delivery
 from graphdb import timers
+from itsm.config import Settings
 from workers.runtime import store
 
 
@@ -26,3 +28,15 @@ def refresh_blast_radius_upstream(ci_ids: list[str]) -> None:
 def fire_timer(timer_id: str) -> None:
     # A timer moved later, or fired already by the sweep, is simply not due: nothing happens.
     timers.fire(store(), timer_id, "message")
+
+
+def send_notification(notification_id: str) -> None:
+    # A failed try raises RetryLater: the broker's retries bring the message back with back-off.
+    settings = Settings.from_env()
+    channels = delivery.Channels(
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
+        push_secret=settings.push_secret,
+        max_attempts=min(settings.notify_max_attempts, delivery.MAX_ATTEMPTS),
+    )
+    delivery.send(store(), notification_id, channels)

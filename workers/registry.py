@@ -12,7 +12,8 @@ from typing import Any
 
 import dramatiq
 
-from domain import configuration
+from domain import configuration, notifications
+from domain.notifications import delivery
 from graphdb import timers
 from workers import actors
 
@@ -40,6 +41,17 @@ ACTORS: tuple[ActorSpec, ...] = (
         timers.FIRE_TIMER,
         actors.fire_timer,
         {"max_retries": 20, "min_backoff": 1000, "max_backoff": 3_600_000},
+    ),
+    # One delivery per message; a failed try is retried after 1-2 s, 2-4 s … up to 5 min.
+    ActorSpec(
+        notifications.SEND_NOTIFICATION,
+        actors.send_notification,
+        {
+            "max_retries": delivery.MAX_ATTEMPTS - 1,
+            "min_backoff": 1000,
+            "max_backoff": 300_000,
+            "time_limit": 120_000,
+        },
     ),
 )
 

@@ -24,8 +24,8 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 import redis
 import redis.asyncio
@@ -33,6 +33,8 @@ import redis.asyncio
 from core.errors import LimitExceeded
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHANNEL_PREFIX = "itsm:feed:"
 # Announcements one subscriber may have waiting before it is ended as fallen behind.
@@ -159,6 +161,9 @@ class Feed:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._shared: dict[Hashable, asyncio.Future[Any]] = {}
+        # How many subscriptions this process has started, ever (operators and tests watch it).
+        self.started = 0
 
     @property
     def announcer(self) -> Announcer | None:
@@ -177,6 +182,7 @@ class Feed:
         announced after it subscribed."""
         subscriber = Subscriber(topic)
         self._subscribers.setdefault(topic, set()).add(subscriber)
+        self.started += 1
         try:
             yield subscriber
         finally:
@@ -184,6 +190,22 @@ class Feed:
 
     def subscriber_count(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
+
+    async def shared(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`, shared by every subscriber that asks for the same `key` while it runs.
+
+        The subscribers that hear one announcement wake together and mostly need the same
+        record read the same way: one read instead of one each. A read that started after the
+        announcement was dispatched sees at least the change it announced.
+        """
+        running = self._shared.get(key)
+        if running is None:
+            running = asyncio.ensure_future(read())
+            self._shared[key] = running
+            running.add_done_callback(lambda _: self._shared.pop(key, None))
+        # One subscriber leaving (its client went away) must not cancel the others' read.
+        result: T = await asyncio.shield(running)
+        return result
 
     def dispatch(self, topic: str, payload: dict[str, Any]) -> None:
         """Hand one announcement to every subscriber of its topic (on the event loop)."""
@@ -226,14 +248,12 @@ class RedisFeed(Feed):
         self.url = url
         self._announcer = RedisAnnouncer(url)
         self._listening: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
 
     @property
     def announcer(self) -> Announcer:
         return self._announcer
 
     async def start(self) -> None:
-        self.connected = asyncio.Event()
         self._listening = asyncio.create_task(self._listen(), name="itsm-feed-listener")
 
     async def stop(self) -> None:
@@ -250,25 +270,25 @@ class RedisFeed(Feed):
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-                    self.connected.set()
                     if wait > RECONNECT_FIRST:
                         log.info("live updates: listening on Redis again")
                     wait = RECONNECT_FIRST
                     async for message in pubsub.listen():
                         self._received(message)
+                problem = "the subscription ended"
             except (redis.RedisError, OSError) as exc:
-                self.connected.clear()
-                log.warning(
-                    "live updates: lost Redis (%s); subscribers miss changes until it is back, "
-                    "trying again in %.1fs",
-                    exc,
-                    wait,
-                )
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RECONNECT_LAST)
+                problem = str(exc)
             finally:
                 # The stubs (types-redis) predate aclose; close() is deprecated since redis 5.
                 await client.aclose()  # type: ignore[attr-defined]
+            log.warning(
+                "live updates: lost Redis (%s); subscribers miss changes until it is back, "
+                "trying again in %.1fs",
+                problem,
+                wait,
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RECONNECT_LAST)
 
     def _received(self, message: Mapping[str, Any]) -> None:
         if message.get("type") != "pmessage":

@@ -506,7 +506,14 @@ class GraphQLView(GraphQL[Context, None]):
             raise Unauthenticated("connection_init: token must be a string")
         if authorization is None and token is None:
             authorization = context.request.headers.get("authorization")
-        context.actor = await identify(authorization, bare=token if authorization is None else None)
+        bare = token if authorization is None else None
+
+        async def reidentify() -> Actor:
+            actor: Actor = await identify(authorization, bare=bare)
+            return actor
+
+        context.actor = await reidentify()
+        context.reidentify = reidentify
         return UnsetType()  # connection_ack without a payload
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -162,6 +162,7 @@ def _queue_field(
     return field
 
 
+_WHAT = strawberry.argument(description="What to do.")
 _QUEUE = f"{DEFAULT_QUEUE_PAGE} to a page unless `first` or `last` says."
 
 
@@ -336,7 +337,7 @@ class ServiceDeskMutation:
     )
     @refusals_in_payload(LogInteractionPayload)
     async def log_interaction(
-        self, info: Info, input: LogInteractionInput
+        self, info: Info, input: Annotated[LogInteractionInput, _WHAT]
     ) -> LogInteractionPayload:
         ctx = info.context
         values = {"channel": stored(input.channel), "text": input.text}
@@ -367,7 +368,7 @@ class ServiceDeskMutation:
     )
     @refusals_in_payload(InteractionIncidentPayload)
     async def link_interaction(
-        self, info: Info, input: LinkInteractionInput
+        self, info: Info, input: Annotated[LinkInteractionInput, _WHAT]
     ) -> InteractionIncidentPayload:
         ctx = info.context
         interaction_id = _id(input.id, INTERACTION.label, "id")
@@ -387,7 +388,7 @@ class ServiceDeskMutation:
     )
     @refusals_in_payload(InteractionIncidentPayload)
     async def open_incident_from_interaction(
-        self, info: Info, input: OpenIncidentFromInteractionInput
+        self, info: Info, input: Annotated[OpenIncidentFromInteractionInput, _WHAT]
     ) -> InteractionIncidentPayload:
         ctx = info.context
         contact, incident = await ctx.run(
@@ -407,7 +408,7 @@ class ServiceDeskMutation:
     )
     @refusals_in_payload(InteractionRequestPayload)
     async def open_request_from_interaction(
-        self, info: Info, input: OpenRequestFromInteractionInput
+        self, info: Info, input: Annotated[OpenRequestFromInteractionInput, _WHAT]
     ) -> InteractionRequestPayload:
         ctx = info.context
         contact, request = await ctx.run(
@@ -428,7 +429,7 @@ class ServiceDeskMutation:
     )
     @refusals_in_payload(DeflectInteractionPayload)
     async def deflect_interaction(
-        self, info: Info, input: DeflectInteractionInput
+        self, info: Info, input: Annotated[DeflectInteractionInput, _WHAT]
     ) -> DeflectInteractionPayload:
         ctx = info.context
         contact = await ctx.run(

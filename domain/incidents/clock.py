@@ -17,7 +17,6 @@ and act on what it says.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 from core.access import Actor, Permission
 from core.agreement_terms import EscalationClock
 from core.incident_clock import SLA_EVENT, ClockState, SlaEventKind
-from core.incidents import HoldReason, IncidentState
+from core.incidents import HoldReason, IncidentState, SlaStage
 from core.priority import Priority
 from domain.incidents import events
 from domain.notifications import Addressee, notify
@@ -49,12 +48,6 @@ MAX_CATCH_UP = 20
 
 _RESPONDED = frozenset({IncidentState.IN_PROGRESS.value, IncidentState.RESOLVED.value})
 _RESOLVED = frozenset({IncidentState.RESOLVED.value, IncidentState.CLOSED.value})
-
-
-class SlaStage(enum.StrEnum):
-    OK = "ok"
-    WARNING = "warning"
-    BREACHED = "breached"
 
 
 _STAGE_ORDER = (SlaStage.OK, SlaStage.WARNING, SlaStage.BREACHED)
@@ -443,6 +436,9 @@ def fire_clock_events(uow: UnitOfWork, timer: DueTimer) -> None:
         _act_on(uow, incident_id, event, clocks, woke, terms_id)
     rearm(uow, uow.lock(INCIDENT, incident_id))
     if due:
+        # What fired changed the incident (its stage, its notifications, maybe its team): a new
+        # version, so that subscribers, who hear each version once and in order, hear of it.
+        uow.touch(INCIDENT, incident_id)
         events.incident_changed(uow, uow.lock(INCIDENT, incident_id), events.Change.CHANGED)
 
 

@@ -19,7 +19,10 @@ from typing import Any
 
 from core.access import Actor, Permission
 from core.errors import NotFound
+from core.incidents import INCIDENT
 from core.priority import Priority
+from domain import records
+from graphdb import records as record_cypher
 from graphdb.cypher import incident_feed
 from graphdb.write_path import Store, UnitOfWork
 
@@ -93,6 +96,21 @@ def _require_existing(store: Store, label: str, field: str, ids: Sequence[str]) 
     found = set(store.read(partial(incident_feed.existing, label=label, ids=wanted)))
     for missing in (i for i in wanted if i not in found):
         raise NotFound(label, missing, field=f"filter.{field}")
+
+
+def read_scope(actor: Actor) -> record_cypher.Scope:
+    """How this subscriber may read incidents (checked: it needs the READ permission); readers
+    with equal scopes read an incident alike, so one read serves them all."""
+    actor.require(Permission.READ)
+    return records.scope_for(actor, INCIDENT)
+
+
+def incident_as_seen(
+    store: Store, scope: record_cypher.Scope, incident_id: str
+) -> dict[str, Any] | None:
+    """The incident as readers with this scope see it now; None when they may not."""
+    found = store.read(lambda tx: record_cypher.by_ids(tx, INCIDENT, [incident_id], scope))
+    return found.get(incident_id)
 
 
 class Ordering:

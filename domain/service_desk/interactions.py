@@ -16,7 +16,6 @@ from typing import Any
 
 from core.access import Actor, Permission
 from core.errors import NotFound, ValidationFailed
-from core.ids import record_id
 from core.incidents import (
     INCIDENT,
     INTERACTION,
@@ -26,6 +25,7 @@ from core.incidents import (
 )
 from core.knowledge import KNOWLEDGE_ARTICLE, ArticleState
 from core.records import RecordType, check_properties
+from domain import records
 from domain.incidents import lifecycle
 from domain.service_desk.matching import Matches, match
 from graphdb.cypher import service_desk as cypher
@@ -53,27 +53,17 @@ class Logged:
     request: dict[str, Any] | None = None
 
 
-def _links_of(given: Mapping[str, str | None]) -> dict[str, list[str]]:
-    """Link fields given as one global or stored id each, by stored id."""
-    return {
-        name: [record_id(str(value), "Person" if name == "caller" else "CI", field=name)]
-        for name, value in given.items()
-        if value is not None
-    }
-
-
 def _create(
     uow: UnitOfWork,
     record: RecordType,
-    values: Mapping[str, Any],
-    links: Mapping[str, Sequence[str]],
+    checked: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None],
     derived: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A record of `record` type from checked input, with its link fields, inside `uow`."""
-    created = uow.create(record.label, {**values, **(derived or {})})
-    fields = {link.name: link for link in record.link_fields}
-    for name, ids in links.items():
-        uow.set_links(record.label, created["id"], fields[name], ids, field=name)
+    """A record of `record` type from checked input and its link fields (global or stored ids),
+    inside `uow`."""
+    wanted = records.checked_links(record, links, creating=True)
+    created = records.create_in(uow, record, checked, wanted, derived)
     return uow.lock(record.label, created["id"])
 
 
@@ -92,14 +82,18 @@ def log_interaction(
     urgency). Everything written is one transaction."""
     actor.require(Permission.WORK_RECORDS)
     checked = check_properties(INTERACTION, values, creating=True)
-    wanted = _links_of(links)
+    given = {name: [str(value)] for name, value in links.items() if value is not None}
+    # Checked before matching, so that a wrong id is refused by name rather than matched.
+    wanted = {
+        link.name: ids for link, ids in records.checked_links(INTERACTION, given, creating=True)
+    }
     ci_ids = wanted.get("ci")
     matches = match(store, actor, str(checked["text"]), ci_ids[0] if ci_ids else None)
     best = matches.best_incident if apply is Apply.SUGGESTED else None
 
     def work(uow: UnitOfWork) -> Logged:
         contact = _create(
-            uow, INTERACTION, checked, wanted, {"outcome": InteractionOutcome.OPEN.value}
+            uow, INTERACTION, checked, given, {"outcome": InteractionOutcome.OPEN.value}
         )
         if best is not None:
             contact = _link(uow, contact, best.incident["id"], field="apply")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
@@ -221,6 +222,29 @@ def test_a_duplicate_broker_delivery_sends_once(desk: Desk) -> None:
     assert len(desk.smtp.received()) == 1
     assert len(desk.push.snapshot()[0]) == 1
     assert all(n["attempts"] == 1 for n in found)
+
+
+def test_a_notification_held_by_a_sender_that_died_is_sent_once_its_hold_runs_out(
+    desk: Desk,
+) -> None:
+    ana = person(desk.manager, "Ana")
+    about = incident(desk.store)
+    # Queued, then claimed by a sender that died mid-try: its hold runs out in a few seconds.
+    send(Store(desk.store.graph, lambda message: None), about, [Addressee("Person", ana)])
+    (queued,) = sent_about(desk.store, about)
+    held = desk.store.write(
+        SYSTEM,
+        lambda uow: cypher.claim(uow.tx, queued["id"], uow.at, uow.at + timedelta(seconds=4)),
+    )
+    assert held is not None and held["claimed"]
+    worker = desk.worker()
+
+    dramatiq.get_broker().get_actor(SEND_NOTIFICATION).send(queued["id"])
+
+    (mail,) = desk.settled(about, 1, worker)
+    assert mail["state"] == "sent" and mail["attempts"] == 1
+    assert mail["sentAt"].to_native() >= held["sendingUntil"].to_native()
+    assert len(desk.smtp.received()) == 1
 
 
 def test_a_team_reaches_its_active_members_or_its_mailbox(desk: Desk) -> None:

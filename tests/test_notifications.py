@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dramatiq
@@ -304,6 +304,11 @@ def test_the_major_incident_text_names_the_incident_and_links_to_it(
     assert "https://itsm.example.com/graphql?query=" in body and "INC0000042" in body
     subject, body = messages.breach(stored, "resolution", "2026-01-02T10:00:00+00:00")
     assert "resolution target BREACHED" in subject and "Clock: Resolution" in body
+    an_hour_east = timezone(timedelta(hours=1))
+    subject, body = messages.warning(
+        stored, "response", datetime(2026, 1, 2, 11, 0, tzinfo=an_hour_east)
+    )
+    assert "response target at risk" in subject and "Due: 2026-01-02 10:00 UTC" in body
 
 
 NOTIFICATIONS = """notifications { id channel address reason subject state attemptCount sentAt

@@ -108,7 +108,12 @@ class ApiProcess:
     that the client timing it does not share an interpreter with it."""
 
     def __init__(
-        self, graph: GraphConfig, log_file: Path, start_timeout: float = 120, workers: int = 1
+        self,
+        graph: GraphConfig,
+        log_file: Path,
+        start_timeout: float = 120,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.workers = workers
         self.port = free_port()
@@ -125,7 +130,8 @@ class ApiProcess:
             "ITSM_MAX_BODY_BYTES": str(256 * 1024 * 1024),
             "ITSM_TOKEN_CACHE_SECONDS": "600",
         }
-        self.env.pop("BROKER_URL", None)  # actors in-process, as in development
+        self.env.pop("BROKER_URL", None)  # actors in-process, as in development, unless `env`
+        self.env.update(env or {})
         if graph.password:
             self.env["NEO4J_PASSWORD"] = graph.password
         self.process: subprocess.Popen[bytes] | None = None

@@ -53,6 +53,7 @@ class Actor:
     id: str
     name: str
     role: Role | None  # None: anonymous reader
+    person_id: str | None = None  # the Person the token speaks for, whose queue is theirs
 
     @property
     def permissions(self) -> frozenset[Permission]:

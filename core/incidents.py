@@ -128,6 +128,8 @@ describe(
 NEEDS_HOLD_REASON = "incident_needs_hold_reason"
 NEEDS_RESOLUTION = "incident_needs_resolution"
 WITHIN_REOPEN_WINDOW = "incident_within_reopen_window"
+# Implemented in domain.service_desk.requests.
+REJECT_NEEDS_NOTES = "request_reject_needs_notes"
 
 _NEW, _ASSIGNED, _IN_PROGRESS, _ON_HOLD, _RESOLVED, _CLOSED = (s.value for s in IncidentState)
 _OPEN = frozenset({_NEW, _ASSIGNED, _IN_PROGRESS, _ON_HOLD})
@@ -445,6 +447,7 @@ REQUEST = RecordType(
                 frozenset({"submitted", "in_progress"}),
                 "rejected",
                 WORKERS,
+                guards=(REJECT_NEEDS_NOTES,),
                 description="Refused; say why in the notes.",
             ),
         ),

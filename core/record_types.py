@@ -114,6 +114,7 @@ declare(
 
 # Declared in their process's module, imported here so that every record type is registered.
 import core.agreement_terms  # noqa: E402
+import core.incident_clock  # noqa: E402
 import core.incidents  # noqa: E402
 import core.notifications  # noqa: E402, F401
 

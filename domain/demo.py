@@ -11,6 +11,7 @@ from core.access import SYSTEM
 from core.records import RecordType
 from domain import cmdb, records
 from domain.configuration import refresh_blast_radius_many
+from domain.incidents.demo import load_demo_incidents
 from domain.knowledge.demo import load_demo_articles
 from domain.records import RecordSearch
 from domain.service_level import agreements, catalogue, parties, terms
@@ -175,8 +176,10 @@ def load_demo_estate(store: Store) -> bool:
     made = load_demo_service_levels(store)
     if made:
         store.write(SYSTEM, lambda uow: terms.demo_terms(uow, made))
-    articles = load_demo_articles(store, _demo_cis(store))
-    return loaded or bool(made) or bool(articles)
+    cis = _demo_cis(store)
+    articles = load_demo_articles(store, cis)
+    incidents = load_demo_incidents(store, cis)
+    return loaded or bool(made) or bool(articles) or bool(incidents)
 
 
 # -- Service Level Management: who supports the shop, what is offered, what is agreed -----------

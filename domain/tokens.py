@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.access import Actor, Permission, Role, new_token_secret, parse_role, token_digest
+from core.errors import NotFound
 from graphdb.cypher import tokens as token_cypher
 from graphdb.write_path import Store, UnitOfWork
 
@@ -16,27 +17,48 @@ class IssuedToken:
     id: str
     role: Role
     name: str
+    person_id: str | None = None
 
 
-def issue_token(store: Store, issuer: Actor, role: str, name: str) -> IssuedToken:
+def issue_token(
+    store: Store, issuer: Actor, role: str, name: str, *, person: str | None = None
+) -> IssuedToken:
+    """A new token; `person` (a Person's number or stored id) is whom it speaks for."""
     checked = parse_role(role)
     secret = new_token_secret()
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
+        person_id = None
+        if person is not None:
+            person_id = token_cypher.person_id(uow.tx, person.strip())
+            if person_id is None:
+                raise NotFound("Person", person, field="person")
         return uow.create(
             "ApiToken",
-            {"digest": token_digest(secret), "role": checked.value, "name": name},
+            {
+                "digest": token_digest(secret),
+                "role": checked.value,
+                "name": name,
+                "personId": person_id,
+            },
         )
 
     record = store.write(issuer, work)
-    return IssuedToken(secret=secret, id=record["id"], role=checked, name=name)
+    return IssuedToken(
+        secret=secret, id=record["id"], role=checked, name=name, person_id=record.get("personId")
+    )
 
 
 def actor_for_token(store: Store, secret: str) -> Actor | None:
     record = store.read(lambda tx: token_cypher.by_digest(tx, token_digest(secret)))
     if record is None:
         return None
-    return Actor(id=record["id"], name=record["name"], role=Role(record["role"]))
+    return Actor(
+        id=record["id"],
+        name=record["name"],
+        role=Role(record["role"]),
+        person_id=record.get("personId"),
+    )
 
 
 def revoke_token(store: Store, actor: Actor, token_id: str) -> None:

@@ -5,11 +5,17 @@ optimistic version check, writes an `AuditEntry` for each change, and stores the
 raises in the outbox (`graphdb.outbox`) in the same transaction; `Store.write` relays them to the
 broker only after commit, so a worker never sees a change that was rolled back, and a process that
 dies after commit leaves them for the relay sweep instead of losing them.
+
+Announcements (`UnitOfWork.announce`) are what live subscribers hear of a change. Unlike messages
+they are not stored: they are staged the same way and handed to the store's announcer
+(`graphdb.feed`) after commit, and one that is lost is only a missed live update, never a lost
+change.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -26,9 +32,12 @@ from core.record_types import RECORD_TYPES
 from core.records import Direction, LinkField
 from graphdb import outbox
 from graphdb.driver import Graph
+from graphdb.feed import Announcer
 from graphdb.outbox import Message, Publisher
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[A-Z][A-Za-z0-9_]{0,62}$")
 
@@ -60,7 +69,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["Message", "Publisher", "Store", "UnitOfWork", "ident", "now", "to_json"]
+__all__ = ["Announcer", "Message", "Publisher", "Store", "UnitOfWork", "ident", "now", "to_json"]
 
 
 @dataclass
@@ -69,6 +78,9 @@ class UnitOfWork:
     actor: Actor
     at: datetime = field(default_factory=now)
     messages: list[Message] = field(default_factory=list)
+    # (topic, key) -> payload, in the order first announced; a later announcement under the same
+    # key replaces the payload but keeps its place.
+    announcements: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # (label, record id, link field) -> (ids before, ids after) for every link set this unit of
     # work changed, so that a process's rules can see what an update moved (a reassignment).
     relinked: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...]]] = field(
@@ -482,6 +494,20 @@ class UnitOfWork:
             raise ValueError(f"undeclared message name {actor_name!r}; declare it first")
         self.messages.append(Message(actor_name, args, eta=eta))
 
+    def announce(self, topic: str, payload: Mapping[str, Any], *, key: str | None = None) -> None:
+        """Tell live subscribers of `topic` about this change once the transaction commits.
+
+        `key` (a record id) keeps one announcement per record per unit of work: announcing it
+        again replaces the payload. The payload must be JSON: anything else fails here, before
+        commit, rather than in the announcer.
+        """
+        json.dumps(payload)
+        self.announcements[(topic, key or str(uuid.uuid4()))] = dict(payload)
+
+    def announced(self, topic: str, key: str) -> dict[str, Any] | None:
+        """What this unit of work has announced so far under `key`, if anything."""
+        return self.announcements.get((topic, key))
+
 
 def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k not in {"createdAt", "updatedAt"}}
@@ -490,12 +516,19 @@ def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
 class Store:
     """The graph plus where committed changes are announced.
 
-    Without a publisher, messages stay in the outbox until a relay sweep sends them.
+    Without a publisher, messages stay in the outbox until a relay sweep sends them; without an
+    announcer, nobody hears of changes live.
     """
 
-    def __init__(self, graph: Graph, publisher: Publisher | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        publisher: Publisher | None = None,
+        announcer: Announcer | None = None,
+    ) -> None:
         self.graph = graph
         self.publisher = publisher
+        self.announcer = announcer
 
     def read(self, work: Callable[[ManagedTransaction], T]) -> T:
         return self.graph.read(work)
@@ -514,4 +547,17 @@ class Store:
         result = self.graph.write(attempt)
         if last and last[0].messages and self.publisher is not None:
             outbox.deliver(self.graph, self.publisher, last[0].messages, wait=False)
+        if last and last[0].announcements and self.announcer is not None:
+            _announce(self.announcer, last[0].announcements)
         return result
+
+
+def _announce(
+    announcer: Announcer, announcements: Mapping[tuple[str, str], dict[str, Any]]
+) -> None:
+    for (topic, _), payload in announcements.items():
+        try:
+            announcer(topic, payload)
+        except Exception:
+            # The change is committed: a subscriber missing it must not fail the write.
+            log.exception("could not announce a change on %s", topic)

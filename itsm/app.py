@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql, /graphiql/*, /healthz, /readyz."""
+"""The Starlette application: /graphql (HTTP, and websockets for subscriptions), /graphiql/*,
+/healthz, /readyz."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from core.errors import StorageUnavailable
+from graphdb import feed as feeds
 from graphdb.driver import Graph
 from graphdb.migrations import migrate
 from graphdb.write_path import Store
@@ -36,7 +38,9 @@ def create_app(
 ) -> Starlette:
     """The API; `schema` defaults to the one `build_schema` makes from the settings."""
     own_store = store is None
-    store = store or Store(Graph(settings.graph_config()), brokers.publish)
+    # The live updates this process's subscribers hear, and what its own writes announce through.
+    feed = feeds.feed_for(settings.broker_url)
+    store = store or Store(Graph(settings.graph_config()), brokers.publish, feed.announcer)
     broker = brokers.install_broker(settings.broker_url)
     state: dict[str, Any] = {"worker": None, "scheduler": None}
 
@@ -48,9 +52,13 @@ def create_app(
     view = GraphQLView(
         schema,
         store=store,
+        feed=feed,
         graphiql_assets=settings.graphiql_assets,
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
+        # Browsers send an Origin with every websocket handshake and no CORS guards it: a page
+        # of another origin may subscribe only when ITSM_CORS_ORIGINS lists it.
+        allowed_origins=settings.cors_origins,
     )
     gate = GraphQLGate(
         view,
@@ -97,6 +105,7 @@ def create_app(
                 settings.graphiql_assets,
                 graphiql.FETCH_COMMAND,
             )
+        await feed.start()
         if settings.broker_url is None:
             runtime.use_store(store)
             state["worker"] = brokers.start_in_process_worker(broker)
@@ -115,6 +124,7 @@ def create_app(
             worker: dramatiq.Worker | None = state["worker"]
             if worker is not None:
                 worker.stop()
+            await feed.stop()
             if own_store:
                 store.graph.close()
 
@@ -134,6 +144,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", gate),
+            WebSocketRoute("/graphql", gate),
             *(graphiql.routes(settings.graphiql_assets) if settings.graphiql else []),
         ],
         middleware=middleware,
@@ -141,4 +152,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.store = store
+    app.state.feed = feed
     return app

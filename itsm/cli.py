@@ -126,12 +126,17 @@ def launcher_config(settings: Settings) -> launcher.Neo4jLauncherConfig:
 
 
 def _store(settings: Settings) -> Store:
+    from graphdb.feed import announcer_for
     from workers.broker import install_broker, publish
 
     install_broker(settings.broker_url)
     # Without a broker, messages wait in the outbox for the relay of the next `itsm run`/`serve`:
     # a stub broker's queue would vanish with this command.
-    return Store(Graph(settings.graph_config()), publish if settings.broker_url else None)
+    return Store(
+        Graph(settings.graph_config()),
+        publish if settings.broker_url else None,
+        announcer_for(settings.broker_url),
+    )
 
 
 def cmd_neo4j(settings: Settings, args: argparse.Namespace) -> int:
@@ -194,13 +199,16 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
         if action == "list":
             for t in list_tokens(store):
                 state = "revoked" if t["revoked"] else "active"
-                print(f"{t['id']}  {t['role']:<10} {state:<8} {t['name']}")
+                person = f"  (for {t['personId']})" if t.get("personId") else ""
+                print(f"{t['id']}  {t['role']:<10} {state:<8} {t['name']}{person}")
             return 0
         if action == "revoke":
             revoke_token(store, SYSTEM, args.id)
             print(f"revoked token {args.id}")
             return 0
-        issued = issue_token(store, SYSTEM, args.role, args.name or f"{args.role} token")
+        issued = issue_token(
+            store, SYSTEM, args.role, args.name or f"{args.role} token", person=args.person
+        )
     finally:
         store.graph.close()
     print(f"created {issued.role.value} token {issued.id!r} ({issued.name}); it is shown once:")
@@ -511,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create", help="create a token; printed on the last line")
     create.add_argument("--role", required=True)
     create.add_argument("--name")
+    create.add_argument(
+        "--person", help="the Person (PER… number or id) the token speaks for: its own queue"
+    )
     token_sub.add_parser("list", help="list tokens (never their secrets)")
     revoke = token_sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id")

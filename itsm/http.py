@@ -7,6 +7,12 @@ document, which must itself be within the query limit, and lets the request thro
 document is one mutation selecting `importCis` alone. The bulk of an import is its variables, so
 the document stays small; a large document is refused before GraphQL parses it. This keeps one URL
 for every client (`itsm import` included) while a query can never cost more than the query limit.
+
+Websockets (subscriptions, graphql-transport-ws) open on the same URL. Browsers cannot set headers
+on a websocket, so the token comes in the `connection_init` payload (`{"Authorization": "Bearer
+itsm_…"}` or `{"token": "itsm_…"}`; an `Authorization` header on the handshake counts when the
+payload has none) and is checked there exactly as for HTTP. A missing, malformed or unknown token
+closes the connection with 4403 and the reason; with anonymous read a tokenless viewer is let in.
 """
 
 from __future__ import annotations
@@ -35,12 +41,22 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UnsetType
 
 from core.access import ANONYMOUS, Actor
 from core.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, Unauthenticated
 from domain.tokens import actor_for_token
+from graphdb.feed import Feed
 from graphdb.write_path import Store
 from itsm import graphiql
 from resolvers.loaders import Loaders
@@ -52,6 +68,10 @@ log = logging.getLogger(__name__)
 # The one mutation allowed a body over the query limit (resolvers/cmdb.py names it).
 IMPORT_FIELD = "importCis"
 METHODS = ("GET", "POST")
+# graphql-transport-ws: the client is refused (no or a bad token). A websocket close reason may be
+# at most 123 bytes long.
+WS_REFUSED = 4403
+WS_REASON_BYTES = 123
 
 
 class BadRequest(DomainError):
@@ -258,6 +278,13 @@ class GraphQLGate:
         self.tokens = TokenCache(token_cache_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # Who is calling is known only at connection_init: the view asks `identify` then.
+            state = scope.setdefault("state", {})
+            state["request_id"] = uuid.uuid4().hex
+            state["identify"] = self.identify
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -336,15 +363,26 @@ class GraphQLGate:
         return whole
 
     async def _identify(self, request: Request) -> Actor:
-        header = request.headers.get("authorization")
-        if not header:
+        return await self.identify(request.headers.get("authorization"))
+
+    async def identify(self, authorization: str | None, *, bare: str | None = None) -> Actor:
+        """The actor behind an `Authorization` value (`Bearer <token>`) or a `bare` token;
+        ANONYMOUS without either when anonymous read is on. Raises Unauthenticated."""
+        if bare is not None:
+            token = bare.strip()
+            if not token:
+                raise Unauthenticated("the token must not be empty")
+            return await self._actor_for(token)
+        if not authorization:
             if self.anonymous_read:
                 return ANONYMOUS
             raise Unauthenticated("missing API token: send 'Authorization: Bearer <token>'")
-        scheme, _, token = header.partition(" ")
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        token = token.strip()
+        return await self._actor_for(token.strip())
+
+    async def _actor_for(self, token: str) -> Actor:
         cached = self.tokens.get(token)
         if cached is not None:
             return cached
@@ -394,10 +432,36 @@ class AllowedOrigins(CORSMiddleware):
         await send(message)
 
 
+class SubscriptionConnection(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with the reason a client is refused in the close frame (Strawberry
+    closes with a bare "Forbidden"), and fresh loaders for each operation: one context serves the
+    whole connection, and what an earlier operation cached would be stale."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        self.context.loaders = Loaders(self.context)
+        await super().handle_subscribe(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except (Unauthenticated, Forbidden) as refused:
+            log.info("websocket refused: %s", refused.message)
+            reason = refused.message.encode()[:WS_REASON_BYTES].decode(errors="ignore")
+            await self.websocket.close(code=WS_REFUSED, reason=reason)
+
+
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: Any, store: Store, graphiql_assets: Path, **kwargs: Any) -> None:
+    graphql_transport_ws_handler_class = SubscriptionConnection
+
+    def __init__(
+        self, *args: Any, store: Store, feed: Feed | None, graphiql_assets: Path, **kwargs: Any
+    ) -> None:
+        # graphql-transport-ws only: the older graphql-ws protocol has no place for the token
+        # check that `on_ws_connect` makes.
+        kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         super().__init__(*args, **kwargs)
         self.store = store
+        self.feed = feed
         self.graphiql_assets = graphiql_assets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -422,9 +486,35 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         actor = request.scope.get("state", {}).get("actor", ANONYMOUS)
-        context = Context(request=request, response=response, actor=actor, store=self.store)
+        context = Context(
+            request=request, response=response, actor=actor, store=self.store, feed=self.feed
+        )
         context.loaders = Loaders(context)
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Who the subscriber is, from the connection_init payload; refusing raises."""
+        params = context.connection_params or {}
+        identify = context.request.scope.get("state", {}).get("identify")
+        if identify is None:  # the view is only ever mounted behind the gate
+            raise Unauthenticated("this connection did not come through the API's gate")
+        authorization = params.get("Authorization", params.get("authorization"))
+        token = params.get("token")
+        if authorization is not None and not isinstance(authorization, str):
+            raise Unauthenticated("connection_init: Authorization must be 'Bearer <token>'")
+        if token is not None and not isinstance(token, str):
+            raise Unauthenticated("connection_init: token must be a string")
+        if authorization is None and token is None:
+            authorization = context.request.headers.get("authorization")
+        bare = token if authorization is None else None
+
+        async def reidentify() -> Actor:
+            actor: Actor = await identify(authorization, bare=bare)
+            return actor
+
+        context.actor = await reidentify()
+        context.reidentify = reidentify
+        return UnsetType()  # connection_ack without a payload
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page(self.graphiql_assets)

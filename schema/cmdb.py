@@ -27,6 +27,7 @@ from schema.records import SortDirection, values_enum
 # there; mypy sees them as those StrEnums, whose member names and values the GraphQL enums keep.
 if TYPE_CHECKING:
     from core.record_types import Criticality, Lifecycle
+    from schema.incidents import IncidentNode
     from schema.service_level import CatalogEntryNode
 else:
     Lifecycle = values_enum(record_types.Lifecycle)
@@ -139,7 +140,8 @@ _ALWAYS_READ = ("id", "name", "ciClass", "lifecycle", "version")
 _STORED_AS_IS = frozenset(
     {"number", "criticality", "owner", "description", "blastRadius", "createdAt", "updatedAt"}
 )
-_NO_PROPERTIES = {"__typename", "relationships", "history", "catalogEntry"}  # read by id, loaded
+# Read by id, loaded.
+_NO_PROPERTIES = {"__typename", "relationships", "history", "catalogEntry", "openIncidents"}
 
 DEFAULT_RELATIONSHIPS_PAGE = 100
 HISTORY_LIMIT = 100
@@ -279,6 +281,15 @@ class ConfigurationItem(Node):
             return None
         found = await catalog_entry_of(info, self.stored_id)
         return CatalogEntryNode.from_props(found) if found else None
+
+    @strawberry.field(description="The open incidents on this CI, oldest first.")
+    async def open_incidents(
+        self, info: Info
+    ) -> list[Annotated[IncidentNode, strawberry.lazy("schema.incidents")]]:
+        # Imported here: the Service Desk's types refer to CIs.
+        from schema.service_desk import open_incidents_on
+
+        return await open_incidents_on(info, self.stored_id)
 
 
 @strawberry.input(description="How to sort CIs.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from core.access import Actor
+from graphdb.feed import Feed
 from graphdb.write_path import Store
 
 T = TypeVar("T")
@@ -32,6 +33,12 @@ class Context:
     actor: Actor
     store: Store
     loaders: Any = field(default=None)  # resolvers.loaders.Loaders, set per request
+    # Live updates of this process (subscriptions), and a websocket's connection_init payload.
+    feed: Feed | None = None
+    connection_params: dict[str, Any] | None = None
+    # A websocket outlives its token's revocation: who the connection's token names, asked again
+    # before each change it is told of.
+    reidentify: Callable[[], Awaitable[Actor]] | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking domain or driver code off the event loop."""

@@ -22,6 +22,7 @@ from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
+from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from schema.errors import (
     HttpStatusFromErrors,
@@ -31,6 +32,7 @@ from schema.errors import (
     limit_rule,
 )
 from schema.execution import PlainFieldExecutor
+from schema.subscriptions import IncidentSubscription
 
 
 @reads_need_permission
@@ -43,6 +45,7 @@ class Query(
     GoverningQuery,
     KnowledgeQuery,
     IncidentQuery,
+    ServiceDeskQuery,
     AccessQuery,
 ):
     pass
@@ -58,7 +61,16 @@ class Mutation(
     AgreementTermsMutation,
     KnowledgeMutation,
     IncidentMutation,
+    ServiceDeskMutation,
 ):
+    pass
+
+
+@strawberry.type(
+    description="Live updates, over the graphql-transport-ws protocol on /graphql; the API token "
+    "goes in the connection_init payload."
+)
+class Subscription(IncidentSubscription):
     pass
 
 
@@ -79,8 +91,9 @@ def build_schema(
     max_tokens: int,
     query: type = Query,
     mutation: type | None = Mutation,
+    subscription: type | None = Subscription,
 ) -> strawberry.Schema:
-    """The API's schema; `query` and `mutation` default to the real roots."""
+    """The API's schema; `query`, `mutation` and `subscription` default to the real roots."""
     # The depth and alias rules are built once: the validation cache is keyed by the rule
     # classes, and QueryDepthLimiter or MaxAliasesLimiter would make new ones for every request.
     limits: list[type[ASTValidationRule]] = [
@@ -90,6 +103,7 @@ def build_schema(
     schema = Schema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         execution_context_class=PlainFieldExecutor,
         extensions=[
             partial(AddValidationRules, limits),

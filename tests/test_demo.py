@@ -79,3 +79,19 @@ def test_a_viewer_reads_the_demo_catalogue_its_agreements_and_its_knowledge(
     assert (hit["article"]["kind"], hit["article"]["state"]) == ("PROCESS_DOCUMENT", "PUBLISHED")
     assert any("<mark>" in h["fragment"] for h in hit["highlights"])
     assert load_demo_estate(store) is False  # the articles are not written twice
+
+
+def test_the_demo_has_open_incidents_governed_prioritised_and_routed(
+    api: Api, store: Store
+) -> None:
+    load_demo_estate(store)
+    found = api.ok(
+        "{ incidents(first: 10, orderBy: {field: NUMBER}) { totalCount edges { node { "
+        "number title priority state ci { name } team { name } governedBy { sla { name } } } } } }"
+    )["incidents"]
+    assert found["totalCount"] == 3
+    lag = next(e["node"] for e in found["edges"] if e["node"]["ci"]["name"] == "orders-db")
+    assert lag["priority"] == "P2" and lag["state"] == "ASSIGNED"
+    assert lag["governedBy"]["sla"]["name"] == "Online Shop Gold"
+    assert lag["team"] is not None
+    assert load_demo_estate(store) is False  # not opened twice

@@ -97,3 +97,50 @@ def test_nested_list_fields_cost_the_same_for_5_and_60_cis(
             costs.append(graph.reads - before)
             assert len(data["cis"]["edges"]) == n
         assert costs[0] == costs[1], f"{name} costs {costs[0]} for 5 CIs but {costs[1]} for 60"
+
+
+INCIDENT_PAGE = """query($service: ID!, $n: Int!) { incidentsByService(service: $service, first: $n) {
+  edges { node { id number
+    affected { services { service { name } depth } slas { name } customers { name } }
+    interactions { number outcome caller { name } ci { name } }
+    team { name }
+  } } } }"""
+
+
+def test_a_page_of_incidents_with_scope_interactions_and_team_costs_the_same_for_5_and_20(
+    api: Api, store: Store, api_server: RunningServer
+) -> None:
+    items = [{"key": "shop", "ciClass": "Service", "name": "shop"}]
+    items += [{"key": f"a{i}", "ciClass": "Application", "name": f"app-{i:03d}"} for i in range(20)]
+    rels = [{"sourceKey": "shop", "type": "DEPENDS_ON", "targetKey": f"a{i}"} for i in range(20)]
+    cis = {i["key"]: i["ciId"] for i in run_import(api, "test", items, rels)["items"]}
+    for i in range(20):
+        answer = api.ok(
+            "mutation($input: LogInteractionInput!) { logInteraction(input: $input) "
+            "{ userErrors { message } incident { id } } }",
+            {
+                "input": {
+                    "channel": "API",
+                    "text": f"app-{i:03d} down",
+                    "ci": cis[f"a{i}"],
+                    "open": "INCIDENT",
+                }
+            },
+        )["logInteraction"]
+        assert answer["userErrors"] == [] and answer["incident"]
+    graph = api_server.app.state.store.graph
+
+    costs = []
+    for n in (5, 20):
+        before = graph.reads
+        edges = api.ok(INCIDENT_PAGE, {"service": cis["shop"], "n": n})["incidentsByService"][
+            "edges"
+        ]
+        costs.append(graph.reads - before)
+        assert len(edges) == n
+        assert all(
+            e["node"]["affected"]["services"] == [{"service": {"name": "shop"}, "depth": 1}]
+            for e in edges
+        )
+        assert all(len(e["node"]["interactions"]) == 1 for e in edges)
+    assert costs[0] == costs[1], f"5 incidents cost {costs[0]} reads, 20 cost {costs[1]}"

@@ -1,9 +1,11 @@
-"""What actors share inside one worker process: one store, whose messages go to the broker."""
+"""What actors share inside one worker process: one store, whose messages go to the broker and
+whose changes are announced to live subscribers (on the broker's Redis)."""
 
 from __future__ import annotations
 
 import threading
 
+from graphdb import feed
 from graphdb.driver import Graph
 from graphdb.write_path import Store
 from itsm.config import Settings
@@ -23,5 +25,8 @@ def store() -> Store:
     global _store
     with _lock:
         if _store is None:
-            _store = Store(Graph(Settings.from_env().graph_config()), send)
+            settings = Settings.from_env()
+            _store = Store(
+                Graph(settings.graph_config()), send, feed.announcer_for(settings.broker_url)
+            )
         return _store

@@ -33,7 +33,7 @@ from domain import notifications, records
 from domain.incidents import clock, events
 from domain.incidents.events import Change
 from domain.incidents.policy import Policy, current, stricter
-from domain.notifications import Addressee
+from domain.notifications import Addressee, messages
 from domain.service_level.governing import Governance, govern
 from graphdb import timers
 from graphdb.cypher import incidents as cypher
@@ -472,7 +472,9 @@ def _notify_major(uow: UnitOfWork, incident: Mapping[str, Any], policy: Policy) 
         to.append(Addressee("Person", who["assignee"]))
     if not to:
         return
-    subject, body = major_incident_message(incident)
+    ci_id = cypher.linked_id(uow.tx, incident["id"], "AFFECTS")
+    facts = cypher.ci_facts(uow.tx, ci_id) if ci_id else None
+    subject, body = messages.major_incident(incident, ci=facts["name"] if facts else None)
     notifications.notify(
         uow,
         about_label=LABEL,
@@ -483,19 +485,6 @@ def _notify_major(uow: UnitOfWork, incident: Mapping[str, Any], policy: Policy) 
         reason="major_incident",
         key=f"{incident['id']}:major",
     )
-
-
-def major_incident_message(incident: Mapping[str, Any]) -> tuple[str, str]:
-    subject = (
-        f"MAJOR INCIDENT {incident['number']} ({incident.get('priority')}): {incident['title']}"
-    )
-    body = (
-        f"{incident['number']} has been declared a major incident.\n\n"
-        f"Title: {incident['title']}\nPriority: {incident.get('priority')} "
-        f"({incident.get('priorityReason')})\nState: {incident.get('state')}\n\n"
-        f"{incident.get('description') or ''}"
-    )
-    return subject, body
 
 
 # -- reads --------------------------------------------------------------------------------------

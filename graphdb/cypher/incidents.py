@@ -117,3 +117,7 @@ def count_reassignment(tx: ManagedTransaction, incident_id: str) -> None:
 def drop_impacts(tx: ManagedTransaction, incident_id: str) -> None:
     # Derived from the CI by the impact analysis: rewritten whole when the CI changes.
     tx.run("MATCH (:Incident {id: $id})-[r:IMPACTS]->() DELETE r", id=incident_id).consume()
+
+
+def any_incident(tx: ManagedTransaction) -> bool:
+    return tx.run("MATCH (i:Incident) RETURN i.id LIMIT 1").single() is not None

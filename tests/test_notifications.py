@@ -283,6 +283,32 @@ def test_without_an_smtp_server_email_fails_with_the_setting_named(desk: Desk) -
     assert "ITSM_SMTP_URL is not set" in worker.output()
 
 
+def test_email_logs_in_with_the_user_and_password_of_the_smtp_url(desk: Desk) -> None:
+    guarded = SmtpServer(login=("itsm@svc", "p@ss:word")).start()
+    try:
+        right = f"smtp://itsm%40svc:p%40ss%3Aword@127.0.0.1:{guarded.port}"
+        wrong = f"smtp://itsm%40svc:guess@127.0.0.1:{guarded.port}"
+        ana = [Addressee("Person", person(desk.manager, "Ana"))]
+        first, second = incident(desk.store), incident(desk.store, "Search is slow")
+        worker = desk.worker(smtp=False, ITSM_SMTP_URL=right)
+        send(desk.store, first, ana)
+        (mail,) = desk.settled(first, 1, worker)
+        assert mail["state"] == "sent" and len(guarded.to("ana@example.com")) == 1
+        assert guarded.logins == 1
+        worker.stop()
+
+        worker = desk.worker(smtp=False, ITSM_SMTP_URL=wrong, ITSM_NOTIFY_MAX_ATTEMPTS="1")
+        send(desk.store, second, ana, key="test:2")
+        (refused,) = desk.settled(second, 1, worker)
+        assert refused["state"] == "given_up"
+        # The server refuses the login (and then drops the connection): nothing is delivered.
+        assert refused["lastError"].startswith(("SMTPAuthenticationError", "SMTPServerDisconn"))
+        assert (guarded.logins, guarded.refused_logins) == (1, 1)
+        assert len(guarded.received()) == 1
+    finally:
+        guarded.stop()
+
+
 def test_notify_refuses_a_record_that_does_not_exist(store: Store) -> None:
     from core.errors import NotFound
 

@@ -60,6 +60,7 @@ from bench.estate import Estate, generate, validate
 from core.ids import to_global_id
 from core.incidents import IncidentState
 from core.priority import Priority
+from domain.incidents.clock import TIMER_KIND as CLOCK_TIMER
 from graphdb.migrations import migrate
 
 OPEN_STATES = (IncidentState.ASSIGNED, IncidentState.IN_PROGRESS, IncidentState.ON_HOLD)
@@ -137,12 +138,29 @@ def add_open_incidents(
                 "CREATE (i)-[:IMPACTS]->(svc)",
                 rows=rows[start : start + 2000],
             ).consume()
+        # Each open incident's clock timer is pending, hours ahead, as the lifecycle leaves it:
+        # the sweep's due query and the timers' index hold ten thousand of them.
+        timers = [
+            {
+                "id": str(uuid.uuid4()),
+                "key": f"Incident:{r['props']['id']}:{CLOCK_TIMER}",
+                "recordId": r["props"]["id"],
+                "dueAt": now + timedelta(hours=rng.randint(2, 200)),
+            }
+            for r in rows
+        ]
+        for start in range(0, len(timers), 5000):
+            session.run(
+                "UNWIND $rows AS row CREATE (t:Timer) SET t = row, t.kind = $kind, "
+                "t.recordLabel = 'Incident', t.state = 'pending', t.setAt = $now, "
+                "t.createdAt = $now",
+                rows=timers[start : start + 5000],
+                kind=CLOCK_TIMER,
+                now=now,
+            ).consume()
         session.run(
             "MERGE (c:NumberSequence {prefix: 'INC'}) SET c.last = $last", last=count
         ).consume()
-    by_team: dict[str, int] = {}
-    for row in rows:
-        by_team[row["team"]] = by_team.get(row["team"], 0) + 1
     return {
         "incidents": [r["props"]["id"] for r in rows],
         "teams": teams,
@@ -332,7 +350,6 @@ def throughput(
     url: str, token: str, driver: neo4j.Driver, made: dict[str, Any], seconds: float
 ) -> list[str]:
     incidents = made["incidents"]
-    teams = made["teams"]
     local = threading.local()
 
     def api(rng: random.Random, kind: str) -> None:
@@ -356,7 +373,6 @@ def throughput(
         else:
             driver.execute_query(RAW_UPDATE, id=incident, urgency=rng.choice(LEVELS))
 
-    del teams
     a_n, a_s, a_err = mixed_load(api, incidents, 16, seconds)
     r_n, r_s, r_err = mixed_load(raw, incidents, 16, seconds)
     a_rate, r_rate = a_n / a_s, r_n / r_s

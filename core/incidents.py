@@ -124,6 +124,24 @@ describe(
     },
 )
 
+
+class SlaStage(enum.StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
+describe(
+    SlaStage,
+    "How an incident stands against its SLA targets: the worst of its clocks.",
+    {
+        SlaStage.OK: "Within its targets, short of any warning.",
+        SlaStage.WARNING: "A clock passed one of the agreement's warning percentages.",
+        SlaStage.BREACHED: "A clock passed its target.",
+    },
+)
+
+
 # The guards, implemented in domain.incidents.lifecycle.
 NEEDS_HOLD_REASON = "incident_needs_hold_reason"
 NEEDS_RESOLUTION = "incident_needs_resolution"
@@ -352,6 +370,7 @@ INCIDENT = RecordType(
             "slaStage",
             Kind.STRING,
             "The worst of its clocks: ok, warning or breached.",
+            values=SlaStage,
             derived=True,
             indexed=True,
         ),

@@ -248,14 +248,12 @@ class RedisFeed(Feed):
         self.url = url
         self._announcer = RedisAnnouncer(url)
         self._listening: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
 
     @property
     def announcer(self) -> Announcer:
         return self._announcer
 
     async def start(self) -> None:
-        self.connected = asyncio.Event()
         self._listening = asyncio.create_task(self._listen(), name="itsm-feed-listener")
 
     async def stop(self) -> None:
@@ -272,25 +270,25 @@ class RedisFeed(Feed):
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
-                    self.connected.set()
                     if wait > RECONNECT_FIRST:
                         log.info("live updates: listening on Redis again")
                     wait = RECONNECT_FIRST
                     async for message in pubsub.listen():
                         self._received(message)
+                problem = "the subscription ended"
             except (redis.RedisError, OSError) as exc:
-                self.connected.clear()
-                log.warning(
-                    "live updates: lost Redis (%s); subscribers miss changes until it is back, "
-                    "trying again in %.1fs",
-                    exc,
-                    wait,
-                )
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RECONNECT_LAST)
+                problem = str(exc)
             finally:
                 # The stubs (types-redis) predate aclose; close() is deprecated since redis 5.
                 await client.aclose()  # type: ignore[attr-defined]
+            log.warning(
+                "live updates: lost Redis (%s); subscribers miss changes until it is back, "
+                "trying again in %.1fs",
+                problem,
+                wait,
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RECONNECT_LAST)
 
     def _received(self, message: Mapping[str, Any]) -> None:
         if message.get("type") != "pmessage":

@@ -252,7 +252,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if workers == 1:
         app = create_app(settings)
         serving_gc()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, log_level="info")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level="info",
+            ws_max_size=settings.max_body_bytes,
+        )
         return 0
     if settings.broker_url is None:
         log.warning("no BROKER_URL: each of the %d API processes runs the actors itself", workers)
@@ -267,6 +274,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=workers,
         log_config=None,  # configure_logging() has set it up
         log_level="info",
+        # A websocket message is a GraphQL request too: no longer than an HTTP body may be.
+        ws_max_size=settings.max_body_bytes,
     )
     return 0
 

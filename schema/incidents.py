@@ -31,13 +31,14 @@ from schema.service_desk import IncidentScopeFields
 from schema.service_level import OLANode, PersonNode, SLANode, TeamNode, _nodes, _Served
 
 if TYPE_CHECKING:
-    from core.incidents import Channel, HoldReason, Level, ResolutionCode
+    from core.incidents import Channel, HoldReason, Level, ResolutionCode, SlaStage
     from core.priority import Priority
 else:
     Level = values_enum(declared.Level)
     Channel = values_enum(declared.Channel)
     HoldReason = values_enum(declared.HoldReason)
     ResolutionCode = values_enum(declared.ResolutionCode)
+    SlaStage = values_enum(declared.SlaStage)
     Priority = values_enum(priorities.Priority)
 
 IncidentState = state_enum(INCIDENT)
@@ -97,7 +98,7 @@ class IncidentNode(
     resolved_at: datetime | None = described(INCIDENT, "resolvedAt")
     closed_at: datetime | None = described(INCIDENT, "closedAt")
     reopen_until: datetime | None = described(INCIDENT, "reopenUntil")
-    sla_stage: str | None = described(INCIDENT, "slaStage")
+    sla_stage: SlaStage | None = described(INCIDENT, "slaStage")
     version: int = described(INCIDENT, "version")
     created_at: datetime | None = described(INCIDENT, "createdAt")
     updated_at: datetime | None = described(INCIDENT, "updatedAt")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from itsm.background import free_port
 from itsm.config import Settings
 from tests.conftest import Api, RunningServer
 from tests.incident_timer_kinds import MARK_INCIDENT
-from tests.processes import ItsmProcess, start_itsm, start_worker, wait_for
+from tests.processes import ItsmProcess, RedisServer, start_itsm, start_worker, wait_for
 from tests.test_governing import shop  # noqa: F401 (a fixture)
 from tests.test_incidents import UPDATE, governed, open_incident, step  # noqa: F401
 from workers.broker import install_broker, publish
@@ -396,6 +397,40 @@ def test_a_write_commits_when_redis_is_away_and_a_rolled_back_one_is_not_announc
     assert subscriber.next()["incident"]["number"] == committed["number"]
 
 
+def test_after_redis_comes_back_the_api_listens_again_and_writes_never_waited(
+    settings: Settings, store: Store
+) -> None:
+    own_redis = RedisServer().start()
+    try:
+        with RunningServer(
+            create_app(dataclasses.replace(settings, broker_url=own_redis.url))
+        ) as server:
+            api = Api(server.url, issue_token(store, SYSTEM, "agent", "restart").secret)
+            app_feed: feed.Feed = server.app.state.feed
+            subscriber = subscribe(server.url, api.token, listening=started(app_feed))
+            own_redis.stop()
+
+            began = time.monotonic()
+            away = open_incident(api, title="While Redis is away")
+            assert time.monotonic() - began < 10
+            own_redis.start()
+            # Nothing tells a client when the listener is back: keep changing until it hears.
+            for attempt in range(60):
+                back = retitle(api, away, f"Redis is back ({attempt})")
+                try:
+                    heard = subscriber.next_about(away["number"], timeout=1)
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                pytest.fail("no change reached the subscriber after Redis came back")
+            assert heard["version"] <= back["version"]
+            subscriber.ws.close()
+    finally:
+        install_broker(settings.broker_url)
+        own_redis.close()
+
+
 # -- several API processes and a worker ------------------------------------------------------------
 
 
@@ -491,8 +526,13 @@ def test_subscribers_of_every_api_process_hear_a_change_made_in_another_and_in_a
         heard = subscriber.next_about(opened["number"], timeout=30)
         assert heard["kind"] == "CHANGED"
         assert heard["incident"]["title"] == "Payments slow (seen by a worker)"
-    for subscriber in [*subscribers, *spare]:
-        subscriber.ws.close()
+    # A websocket message is a request: no longer than an HTTP body may be (1 MiB).
+    too_long = open_connection(url, {"Authorization": f"Bearer {token}"})
+    assert json.loads(too_long.recv(timeout=20))["type"] == "connection_ack"
+    too_long.send(json.dumps({"id": "big", "type": "subscribe", "payload": {"query": "x" * 2**21}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        too_long.recv(timeout=20)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 def test_each_api_process_holds_one_redis_subscription_however_many_subscribers(

@@ -443,6 +443,9 @@ def fire_clock_events(uow: UnitOfWork, timer: DueTimer) -> None:
         return
     rearm(uow, incident)
     if due:
+        # What fired changed the incident (its stage, its notifications, maybe its team): a new
+        # version, so that subscribers, who hear each version once and in order, hear of it.
+        uow.touch(INCIDENT, incident_id)
         events.incident_changed(
             uow, cypher.incident(uow.tx, incident_id) or incident, events.Change.CHANGED
         )

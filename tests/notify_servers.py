@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from itsm.background import free_port
 
@@ -56,14 +56,45 @@ class _Collect:
 
 
 class SmtpServer:
-    """aiosmtpd's Controller on a free loopback port; `messages` is what it was given."""
+    """aiosmtpd's Controller on a free loopback port; `messages` is what it was given. With
+    `login` it offers AUTH over plain SMTP (it is loopback) and counts the logins it accepted
+    and refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"smtp://127.0.0.1:{self.port}"
         self.messages: list[ReceivedMail] = []
+        self.logins = 0
+        self.refused_logins = 0
         self.lock = threading.Lock()
-        self.controller = Controller(_Collect(self), hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if login is not None:
+            auth = {
+                "authenticator": self._authenticator(login),
+                "auth_require_tls": False,
+            }
+        self.controller = Controller(_Collect(self), hostname="127.0.0.1", port=self.port, **auth)
+
+    def _authenticator(self, login: tuple[str, str]) -> Any:
+        def check(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = (
+                isinstance(data, LoginPassword)
+                and (
+                    data.login.decode(),
+                    data.password.decode(),
+                )
+                == login
+            )
+            with self.lock:
+                if ok:
+                    self.logins += 1
+                else:
+                    self.refused_logins += 1
+            return AuthResult(success=ok)
+
+        return check
 
     def start(self) -> SmtpServer:
         self.controller.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dramatiq
@@ -223,6 +224,29 @@ def test_a_duplicate_broker_delivery_sends_once(desk: Desk) -> None:
     assert all(n["attempts"] == 1 for n in found)
 
 
+def test_a_notification_held_by_a_sender_that_died_is_sent_once_its_hold_runs_out(
+    desk: Desk,
+) -> None:
+    ana = person(desk.manager, "Ana")
+    about = incident(desk.store)
+    # Queued, then claimed by a sender that died mid-try: its hold runs out in a few seconds.
+    send(Store(desk.store.graph, lambda message: None), about, [Addressee("Person", ana)])
+    (queued,) = sent_about(desk.store, about)
+    held = desk.store.write(
+        SYSTEM,
+        lambda uow: cypher.claim(uow.tx, queued["id"], uow.at, uow.at + timedelta(seconds=4)),
+    )
+    assert held is not None and held["claimed"]
+    worker = desk.worker()
+
+    dramatiq.get_broker().get_actor(SEND_NOTIFICATION).send(queued["id"])
+
+    (mail,) = desk.settled(about, 1, worker)
+    assert mail["state"] == "sent" and mail["attempts"] == 1
+    assert mail["sentAt"].to_native() >= held["sendingUntil"].to_native()
+    assert len(desk.smtp.received()) == 1
+
+
 def test_a_team_reaches_its_active_members_or_its_mailbox(desk: Desk) -> None:
     worker = desk.worker()
     manager = desk.manager
@@ -259,6 +283,32 @@ def test_without_an_smtp_server_email_fails_with_the_setting_named(desk: Desk) -
     assert "ITSM_SMTP_URL is not set" in worker.output()
 
 
+def test_email_logs_in_with_the_user_and_password_of_the_smtp_url(desk: Desk) -> None:
+    guarded = SmtpServer(login=("itsm@svc", "p@ss:word")).start()
+    try:
+        right = f"smtp://itsm%40svc:p%40ss%3Aword@127.0.0.1:{guarded.port}"
+        wrong = f"smtp://itsm%40svc:guess@127.0.0.1:{guarded.port}"
+        ana = [Addressee("Person", person(desk.manager, "Ana"))]
+        first, second = incident(desk.store), incident(desk.store, "Search is slow")
+        worker = desk.worker(smtp=False, ITSM_SMTP_URL=right)
+        send(desk.store, first, ana)
+        (mail,) = desk.settled(first, 1, worker)
+        assert mail["state"] == "sent" and len(guarded.to("ana@example.com")) == 1
+        assert guarded.logins == 1
+        worker.stop()
+
+        worker = desk.worker(smtp=False, ITSM_SMTP_URL=wrong, ITSM_NOTIFY_MAX_ATTEMPTS="1")
+        send(desk.store, second, ana, key="test:2")
+        (refused,) = desk.settled(second, 1, worker)
+        assert refused["state"] == "given_up"
+        # The server refuses the login (and then drops the connection): nothing is delivered.
+        assert refused["lastError"].startswith(("SMTPAuthenticationError", "SMTPServerDisconn"))
+        assert (guarded.logins, guarded.refused_logins) == (1, 1)
+        assert len(guarded.received()) == 1
+    finally:
+        guarded.stop()
+
+
 def test_notify_refuses_a_record_that_does_not_exist(store: Store) -> None:
     from core.errors import NotFound
 
@@ -280,6 +330,11 @@ def test_the_major_incident_text_names_the_incident_and_links_to_it(
     assert "https://itsm.example.com/graphql?query=" in body and "INC0000042" in body
     subject, body = messages.breach(stored, "resolution", "2026-01-02T10:00:00+00:00")
     assert "resolution target BREACHED" in subject and "Clock: Resolution" in body
+    an_hour_east = timezone(timedelta(hours=1))
+    subject, body = messages.warning(
+        stored, "response", datetime(2026, 1, 2, 11, 0, tzinfo=an_hour_east)
+    )
+    assert "response target at risk" in subject and "Due: 2026-01-02 10:00 UTC" in body
 
 
 NOTIFICATIONS = """notifications { id channel address reason subject state attemptCount sentAt

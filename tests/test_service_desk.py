@@ -658,3 +658,44 @@ def test_the_kernels_list_filters_incidents_by_priority(api: Api, shop: dict[str
         {"p": [urgent["priority"]]},
     )["incidents"]["edges"]
     assert [e["node"]["number"] for e in found] == [urgent["number"]]
+
+
+BREACHING = """query($within: Int!, $team: ID, $first: Int, $after: String) {
+  incidentsBreachingSoon(within: $within, team: $team, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { number responseDueAt resolutionDueAt } } } }"""
+
+
+def test_incidents_breaching_soon_come_earliest_due_first(
+    api: Api, store: Store, shop: dict[str, str]
+) -> None:
+    teams: dict[str, str] = {}
+
+    def build(a: Agreements) -> None:
+        a.sla("Checkout", ["checkout"], {p: (30, 240) for p in ("P1", "P2", "P3", "P4", "P5")})
+        a.sla("Mail", ["mail"], {p: (600, 2400) for p in ("P1", "P2", "P3", "P4", "P5")})
+        teams["dba"] = a.team("DBA", [])
+
+    agree(store, shop, build)
+    dba = record_id(teams["dba"], "Team")
+    early = create_incident(api, title="orders-db slow", ci=shop["orders-db"], team=dba)
+    later = create_incident(api, title="db-vm slow", ci=shop["db-vm"], team=dba)
+    far = create_incident(api, title="mail slow", ci=shop["mail-app"])
+
+    page = api.ok(BREACHING, {"within": 60, "first": 1})["incidentsBreachingSoon"]
+    assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"]
+    assert [e["node"]["number"] for e in page["edges"]] == [early["number"]]
+    rest = api.ok(BREACHING, {"within": 60, "after": page["pageInfo"]["endCursor"]})[
+        "incidentsBreachingSoon"
+    ]
+    assert [e["node"]["number"] for e in rest["edges"]] == [later["number"]]
+    everything = api.ok(BREACHING, {"within": 24 * 60})["incidentsBreachingSoon"]
+    assert [e["node"]["number"] for e in everything["edges"]] == [
+        early["number"],
+        later["number"],
+        far["number"],
+    ]
+    assert (
+        api.ok(BREACHING, {"within": 24 * 60, "team": dba})["incidentsBreachingSoon"]["totalCount"]
+        == 2
+    )

@@ -72,9 +72,13 @@ def send(store: Store, notification_id: str, channels: Channels) -> str | None:
     claimed = store.write(
         SYSTEM, lambda uow: cypher.claim(uow.tx, notification_id, uow.at, uow.at + CLAIM)
     )
-    if claimed is None:
-        log.info("notification %s: sent, given up or being sent: nothing to do", notification_id)
+    if claimed is None or not (claimed["claimed"] or claimed["busy"]):
+        log.info("notification %s: unknown, sent or given up: nothing to do", notification_id)
         return None
+    if claimed["busy"]:
+        # Another sender holds it. Coming back later either finds it sent, or, when that sender
+        # died mid-try, its hold run out and the notification free to send.
+        raise RetryLater(f"notification {notification_id} is being sent by another worker")
     number = int(claimed.get("attempts") or 0) + 1
     started = now()
     clock = time.monotonic()

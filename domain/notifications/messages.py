@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,8 +35,8 @@ def _when(value: Any) -> str:
         return "not set"
     if hasattr(value, "to_native"):
         value = value.to_native()
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value.utcoffset() is not None else str(value)
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
 
 

@@ -24,7 +24,7 @@ from core.incidents import (
     InteractionOutcome,
 )
 from core.knowledge import KNOWLEDGE_ARTICLE, ArticleState
-from core.records import RecordType, check_properties
+from core.records import LinkField, RecordType, check_properties
 from domain import records
 from domain.incidents import lifecycle
 from domain.service_desk.matching import Matches, match
@@ -57,13 +57,11 @@ def _create(
     uow: UnitOfWork,
     record: RecordType,
     checked: Mapping[str, Any],
-    links: Mapping[str, Sequence[str] | None],
+    links: Sequence[tuple[LinkField, list[str]]],
     derived: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A record of `record` type from checked input and its link fields (global or stored ids),
-    inside `uow`."""
-    wanted = records.checked_links(record, links, creating=True)
-    created = records.create_in(uow, record, checked, wanted, derived)
+    """A record from checked input and checked link fields, inside `uow`, as stored."""
+    created = records.create_in(uow, record, checked, links, derived)
     return uow.lock(record.label, created["id"])
 
 
@@ -84,20 +82,20 @@ def log_interaction(
     checked = check_properties(INTERACTION, values, creating=True)
     given = {name: [str(value)] for name, value in links.items() if value is not None}
     # Checked before matching, so that a wrong id is refused by name rather than matched.
-    wanted = {
-        link.name: ids for link, ids in records.checked_links(INTERACTION, given, creating=True)
-    }
-    ci_ids = wanted.get("ci")
+    wanted = records.checked_links(INTERACTION, given, creating=True)
+    ci_ids = next((ids for link, ids in wanted if link.name == "ci"), None)
     matches = match(store, actor, str(checked["text"]), ci_ids[0] if ci_ids else None)
     best = matches.best_incident if apply is Apply.SUGGESTED else None
 
     def work(uow: UnitOfWork) -> Logged:
         contact = _create(
-            uow, INTERACTION, checked, given, {"outcome": InteractionOutcome.OPEN.value}
+            uow, INTERACTION, checked, wanted, {"outcome": InteractionOutcome.OPEN.value}
         )
-        if best is not None:
+        # The best match may have been resolved since it was read: then the contact opens what
+        # it would have opened without a match, rather than being refused.
+        if best is not None and _still_open(uow, best.incident["id"]):
             contact = _link(uow, contact, best.incident["id"], field="apply")
-            return Logged(contact, matches, incident=_incident(uow, best.incident["id"]))
+            return Logged(contact, matches, incident=uow.lock(INCIDENT.label, best.incident["id"]))
         if opens is Opens.INCIDENT:
             contact, incident = _open_incident(uow, contact, record_values or {})
             return Logged(contact, matches, incident=incident)
@@ -109,8 +107,8 @@ def log_interaction(
     return store.write(actor, work)
 
 
-def _incident(uow: UnitOfWork, incident_id: str) -> dict[str, Any]:
-    return uow.lock(INCIDENT.label, incident_id)
+def _still_open(uow: UnitOfWork, incident_id: str) -> bool:
+    return uow.lock(INCIDENT.label, incident_id).get("state") in OPEN_STATES
 
 
 def _undecided(uow: UnitOfWork, interaction_id: str) -> dict[str, Any]:
@@ -188,7 +186,8 @@ def _open_request(
     uow: UnitOfWork, contact: dict[str, Any], given: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     checked = check_properties(REQUEST, _from_contact(contact, given), creating=True)
-    request = _create(uow, REQUEST, checked, _contact_links(uow, contact))
+    links = records.checked_links(REQUEST, _contact_links(uow, contact), creating=True)
+    request = _create(uow, REQUEST, checked, links)
     _resulted_in(uow, contact, REQUEST.label, request["id"])
     return _decided(uow, contact, InteractionOutcome.OPENED_REQUEST), request
 

@@ -99,19 +99,23 @@ def queue(
 def claim(
     tx: ManagedTransaction, notification_id: str, now: datetime, until: datetime
 ) -> dict[str, Any] | None:
-    """Take a notification that is still to be sent for one sender until `until`; None when it
-    was sent, given up, or another sender holds it (a duplicate delivery of its message).
+    """Take a notification that is still to be sent, for one sender until `until`.
 
+    Answers None for an unknown notification, else the notification with `claimed` (this sender
+    holds it now) and `busy` (still to be sent, but another sender holds it: a duplicate
+    delivery of its message, or a sender that died mid-try and whose hold has not run out).
     The write comes first: it takes the node's lock, so the check after it sees what a
     concurrent claim committed."""
     record = tx.run(
         "MATCH (n:Notification {id: $id}) SET n._lock = true REMOVE n._lock "
-        "WITH n WHERE n.state IN [$queued, $failed] "
-        "  AND (n.sendingUntil IS NULL OR n.sendingUntil < $now) "
-        "SET n.sendingUntil = $until "
-        "WITH n OPTIONAL MATCH (n)-[:NOTIFIES_ABOUT]->(r) "
-        "RETURN properties(n) AS n, [l IN labels(r) WHERE l <> 'CI'][0] AS aboutLabel, "
-        "  r.id AS aboutId, r.number AS aboutNumber",
+        "WITH n, n.state IN [$queued, $failed] AS open, "
+        "  (n.sendingUntil IS NULL OR n.sendingUntil < $now) AS free "
+        "SET n.sendingUntil = CASE WHEN open AND free THEN $until ELSE n.sendingUntil END "
+        "WITH n, open AND free AS claimed, open AND NOT free AS busy "
+        "OPTIONAL MATCH (n)-[:NOTIFIES_ABOUT]->(r) "
+        "RETURN properties(n) AS n, claimed, busy, "
+        "  [l IN labels(r) WHERE l <> 'CI'][0] AS aboutLabel, r.id AS aboutId, "
+        "  r.number AS aboutNumber",
         id=notification_id,
         queued=QUEUED,
         failed=FAILED,
@@ -122,6 +126,8 @@ def claim(
         return None
     return {
         **dict(record["n"]),
+        "claimed": bool(record["claimed"]),
+        "busy": bool(record["busy"]),
         "about": {
             "label": record["aboutLabel"],
             "id": record["aboutId"],

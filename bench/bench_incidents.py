@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import json
 import os
 import random
 import subprocess
@@ -313,7 +314,8 @@ RAW_UPDATE = (
     "MATCH (i:Incident {id: $id}) SET i.urgency = $urgency, i.version = i.version + 1, "
     "i.updatedAt = datetime() "
     "CREATE (a:AuditEntry {id: randomUUID(), action: 'update', recordLabel: 'Incident', "
-    "  recordId: $id, at: datetime(), actor: 'bench', after: $urgency})-[:RECORDS]->(i)"
+    "  recordId: $id, at: datetime(), actor: 'bench', before: $before, after: $after})"
+    "-[:RECORDS]->(i)"
 )
 
 
@@ -371,7 +373,15 @@ def throughput(
         elif kind == "queue":
             driver.execute_query(RAW_PRIORITY_QUEUE, p=[rng.choice(list(Priority)).value])
         else:
-            driver.execute_query(RAW_UPDATE, id=incident, urgency=rng.choice(LEVELS))
+            urgency = rng.choice(LEVELS)
+            # The audit entry as the write path writes it: the changed properties as JSON.
+            driver.execute_query(
+                RAW_UPDATE,
+                id=incident,
+                urgency=urgency,
+                before=json.dumps({"urgency": None}),
+                after=json.dumps({"urgency": urgency}),
+            )
 
     a_n, a_s, a_err = mixed_load(api, incidents, 16, seconds)
     r_n, r_s, r_err = mixed_load(raw, incidents, 16, seconds)
@@ -404,7 +414,10 @@ class TimedMail:
         return "250 OK"
 
 
-ESCALATION_SETUP = """mutation($service: ID!, $email: String!) {
+REGISTER = """mutation {
+  registerCi(input: {ciClass: "Service", name: "Escalation bench"}) {
+    userErrors { message } ci { id } } }"""
+ESCALATION_SETUP = """mutation($service: ID!) {
   team: createTeam(input: {name: "Escalation desk", services: [$service]}) {
     userErrors { message } team { id } }
   sla: createSLA(input: {name: "Escalation bench", services: [$service]}) {
@@ -421,7 +434,7 @@ TERMS = """mutation($sla: ID!, $person: ID!) {
     calendar: {timezone: "UTC", always: true},
     escalation: [{clock: RESPONSE, afterMinutes: 1, notify: [$person]}]}) {
     userErrors { field message } } }"""
-OPEN = """mutation($ci: ID!, $n: Int!) {
+OPEN = """mutation($ci: ID!) {
   createIncident(input: {title: "bench escalation", ci: $ci, impact: MEDIUM, urgency: MEDIUM}) {
     userErrors { message } incident { number createdAt } } }"""
 
@@ -458,8 +471,10 @@ def escalations(
     try:
         with workers, ApiProcess(graph, ROOT / ".itsm" / "bench-api.log", env=env) as server:
             client = Client(server.url, token)
-            service = to_global_id("CI", made["services"][0])
-            setup = ok(client(ESCALATION_SETUP, {"service": service, "email": "x"}))
+            # A Service of its own, so that no SLA of the estate's competes with the bench's.
+            registered = ok(client(REGISTER, {}))["registerCi"]
+            service = registered["ci"]["id"]
+            setup = ok(client(ESCALATION_SETUP, {"service": service}))
             team = setup["team"]["team"]["id"]
             sla = setup["sla"]["sla"]["id"]
             person = ok(client(PERSON, {"team": team, "email": "duty@example.com"}))
@@ -467,8 +482,8 @@ def escalations(
             ok(client(ACTIVATE, {"sla": sla}))
             ok(client(TERMS, {"sla": sla, "person": person_id}))
             due: dict[str, float] = {}
-            for n in range(count):
-                opened = ok(client(OPEN, {"ci": service, "n": n}))["createIncident"]["incident"]
+            for _ in range(count):
+                opened = ok(client(OPEN, {"ci": service}))["createIncident"]["incident"]
                 created = datetime.fromisoformat(opened["createdAt"]).timestamp()
                 due[opened["number"]] = created + 60
                 time.sleep(spread / count)
@@ -553,7 +568,6 @@ def subscriptions(
     """`subscribers` websockets on the API; `changes` updates through HTTP, one at a time; the
     time from each update's answer (its commit is before it) to each subscriber hearing it."""
     import asyncio
-    import json
 
     from websockets.asyncio.client import connect
 
@@ -638,6 +652,21 @@ def subscriptions_run(
 
 # -- the run -----------------------------------------------------------------------------------
 
+
+class Report:
+    """The lines of the final report, each part's also logged as soon as it is measured, so that a
+    part that fails later loses nothing measured before it."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __iadd__(self, lines: list[str]) -> Report:
+        self.lines += lines
+        for line in lines:
+            log(line)
+        return self
+
+
 PARTS = ("queues", "throughput", "escalations", "subscriptions")
 
 
@@ -662,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     estate = generate(args.size, args.seed)
     validate(estate)
     log(f"estate (seed {args.seed}): {estate.describe()}")
-    report: list[str] = []
+    report = Report()
     with neo4j_server() as graph:
         store = open_store(graph)
         migrate(store.graph)
@@ -706,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         f"estate: {len(estate.items)} CIs, {len(estate.relationships)} relationships, "
         f"{args.incidents} open incidents"
     )
-    print("\n".join(report))
+    print("\n".join(report.lines))
     return 0
 
 

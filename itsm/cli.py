@@ -286,6 +286,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if args.no_scheduler:
         os.environ["ITSM_WORKER_SCHEDULER"] = "0"
+    # Dramatiq's CLI takes the idle poll bound only from its environment.
+    os.environ["dramatiq_worker_timeout"] = str(settings.worker_poll_ms)  # noqa: SIM112 (its name)
     argv = [
         sys.executable,
         "-m",

@@ -75,6 +75,10 @@ class Settings:
     token_cache_seconds: float
     sweep_seconds: float = 10.0
     scheduler_lock_seconds: float = 30.0
+    # How long an idle worker waits between polls of the broker at most: Dramatiq's Redis
+    # consumer backs off up to this when its queues are empty, and every hop of a message (a
+    # timer's wake-up, then the notification it queues) may wait that long.
+    worker_poll_ms: int = 100
     extension_modules: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     # Notifications (docs/NOTIFICATIONS.md).
@@ -116,6 +120,7 @@ class Settings:
             token_cache_seconds=float(_env("ITSM_TOKEN_CACHE_SECONDS", "30") or "30"),
             sweep_seconds=float(_env("ITSM_SWEEP_SECONDS", "10") or "10"),
             scheduler_lock_seconds=float(_env("ITSM_SCHEDULER_LOCK_SECONDS", "30") or "30"),
+            worker_poll_ms=int(_env("ITSM_WORKER_POLL_MS", "100") or "100"),
             extension_modules=tuple(
                 m.strip() for m in (_env("ITSM_EXTENSION_MODULES") or "").split(",") if m.strip()
             ),

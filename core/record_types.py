@@ -100,10 +100,6 @@ def _plain(label: str, prefix: str | None, process: str, description: str) -> Re
 
 declare(
     CI,
-    _plain("Threshold", None, "Availability Management", "A limit from an agreement."),
-    _plain("Outage", None, "Availability Management", "A period a CI was down or degraded."),
-    _plain("Event", "EVT", "Event Management", "What monitoring sent."),
-    _plain("Alert", "ALR", "Event Management", "The de-duplicated, stateful alert."),
     _plain("Problem", "PRB", "Problem Management", "The cause behind incidents."),
     _plain("KnownError", "KE", "Knowledge Management", "A documented root cause and workaround."),
     _plain("Change", "CHG", "Change Management", "A code or configuration change."),
@@ -114,6 +110,7 @@ declare(
 
 # Declared in their process's module, imported here so that every record type is registered.
 import core.agreement_terms  # noqa: E402
+import core.events  # noqa: E402
 import core.incident_clock  # noqa: E402
 import core.incidents  # noqa: E402
 import core.notifications  # noqa: E402, F401

@@ -96,6 +96,20 @@ class LinkField:
     description: str = ""
 
 
+def _apart(one: str, other: str) -> bool:
+    """Whether no node can be both: two different record types (a CI class is also a CI)."""
+    return (
+        one != other
+        and one in RECORD_TYPES
+        and other in RECORD_TYPES
+        and "CI"
+        not in (
+            one,
+            other,
+        )
+    )
+
+
 _LABEL = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
 _PROP = re.compile(r"^[a-z][A-Za-z0-9]{0,62}$")
 
@@ -133,10 +147,14 @@ class RecordType:
             if not _PROP.match(link.name) or link.name in names or link.name in SYSTEM_PROPERTIES:
                 raise ValueError(f"{self.label}: not a usable link field name {link.name!r}")
             same = [
-                f for f in self.link_fields if (f.type, f.direction) == (link.type, link.direction)
+                f
+                for f in self.link_fields
+                if (f.type, f.direction) == (link.type, link.direction)
+                and not _apart(f.other, link.other)
             ]
             if [f.name for f in self.link_fields].count(link.name) > 1 or len(same) > 1:
-                # Two fields over one relationship type would each replace the other's links.
+                # Two fields over one relationship type would each replace the other's links,
+                # unless they reach records of different types (an SLA, an OLA).
                 raise ValueError(f"{self.label}: link field {link.name!r} is not the only one")
             known = LINK_TYPES.get(link.type)
             if known is None:

@@ -5,7 +5,12 @@ Plain functions; `workers.registry` lists them and declares them on the broker.
 
 from __future__ import annotations
 
-from domain import configuration
+from typing import Any
+
+from core.access import SYSTEM
+from domain import availability, configuration, events
+from domain.availability import evaluation  # noqa: F401 (registers its timer kinds, if any)
+from domain.events import alerts  # noqa: F401 (registers the alert timer kinds)
 from domain.incidents import lifecycle  # noqa: F401 (registers the incident timer kinds)
 from domain.notifications import delivery
 from graphdb import timers
@@ -40,3 +45,14 @@ def send_notification(notification_id: str) -> None:
         max_attempts=min(settings.notify_max_attempts, delivery.MAX_ATTEMPTS),
     )
     delivery.send(store(), notification_id, channels)
+
+
+def ingest_events(batch: list[dict[str, Any]]) -> None:
+    # One transaction per accepted batch; events already recorded (a redelivery) are skipped.
+    incoming = [events.IncomingEvent.from_wire(wire) for wire in batch]
+    store().write(SYSTEM, lambda uow: events.process_events(uow, incoming))
+
+
+def ingest_metrics(batch: list[dict[str, Any]]) -> None:
+    samples = [availability.MetricSample.from_wire(wire) for wire in batch]
+    store().write(SYSTEM, lambda uow: availability.process_samples(uow, samples))

@@ -12,7 +12,7 @@ from typing import Any
 
 import dramatiq
 
-from domain import configuration, notifications
+from domain import availability, configuration, events, notifications
 from domain.notifications import delivery
 from graphdb import timers
 from workers import actors
@@ -52,6 +52,19 @@ ACTORS: tuple[ActorSpec, ...] = (
             "max_backoff": 300_000,
             "time_limit": 120_000,
         },
+    ),
+    # An accepted batch must not be lost: retried for about a day while Neo4j is away.
+    ActorSpec(
+        events.INGEST_EVENTS,
+        actors.ingest_events,
+        {"max_retries": 40, "min_backoff": 500, "max_backoff": 3_600_000, "time_limit": 600_000},
+        queue="ingest",
+    ),
+    ActorSpec(
+        availability.INGEST_METRICS,
+        actors.ingest_metrics,
+        {"max_retries": 40, "min_backoff": 500, "max_backoff": 3_600_000, "time_limit": 600_000},
+        queue="ingest",
     ),
 )
 

@@ -20,6 +20,7 @@ from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuer
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
+from resolvers.ingest import IngestMutation
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
@@ -62,6 +63,7 @@ class Mutation(
     KnowledgeMutation,
     IncidentMutation,
     ServiceDeskMutation,
+    IngestMutation,
 ):
     pass
 

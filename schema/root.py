@@ -18,6 +18,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.events import AlertSubscription, EventMutation, EventQuery
 from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
 from resolvers.ingest import IngestMutation
@@ -47,6 +48,7 @@ class Query(
     KnowledgeQuery,
     IncidentQuery,
     ServiceDeskQuery,
+    EventQuery,
     AccessQuery,
 ):
     pass
@@ -64,6 +66,7 @@ class Mutation(
     IncidentMutation,
     ServiceDeskMutation,
     IngestMutation,
+    EventMutation,
 ):
     pass
 
@@ -72,7 +75,7 @@ class Mutation(
     description="Live updates, over the graphql-transport-ws protocol on /graphql; the API token "
     "goes in the connection_init payload."
 )
-class Subscription(IncidentSubscription):
+class Subscription(IncidentSubscription, AlertSubscription):
     pass
 
 

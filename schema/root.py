@@ -21,6 +21,7 @@ from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.events import AlertSubscription, EventMutation, EventQuery
 from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
+from resolvers.ingest import IngestMutation
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
@@ -64,6 +65,7 @@ class Mutation(
     KnowledgeMutation,
     IncidentMutation,
     ServiceDeskMutation,
+    IngestMutation,
     EventMutation,
 ):
     pass

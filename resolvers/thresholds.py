@@ -8,7 +8,7 @@ import strawberry
 
 from core.access import Permission
 from core.events import THRESHOLD
-from domain.availability.thresholds import THRESHOLD_RULES
+from domain.availability.thresholds import THRESHOLD_RULES, update_threshold
 from resolvers.records import connection_field, create_field, record_field, update_field
 from schema.thresholds import ThresholdNode
 
@@ -38,8 +38,9 @@ class ThresholdMutation:
     update_threshold = update_field(
         THRESHOLD,
         ThresholdNode,
-        update=THRESHOLD_RULES.update,
+        update=update_threshold,
         permission=Permission.MANAGE_SERVICE_LEVELS,
         description="Change a threshold: what is given changes, a given link field replaces its "
-        "set; the threshold as changed obeys the same rules as a new one.",
+        "set, and an agreement given (sla or ola) replaces the one that set it; the threshold as "
+        "changed obeys the same rules as a new one.",
     )

@@ -246,10 +246,20 @@ def _evaluate(
     after = sorted(window.items())
     if after == before:
         return None
-    _, decided_before = replay(limit, base, before)
+    was, decided_before = replay(limit, base, before)
     point, decided = replay(limit, base, after)
     known = {(d.action, d.at) for d in decided_before}
     fresh = [d for d in decided if (d.action, d.at) not in known]
+    if (
+        was.condition is ThresholdCondition.FIRING
+        and point.condition is not ThresholdCondition.FIRING
+        and not any(d.action is EventAction.RESOLVE for d in fresh)
+        and point.last_at is not None
+        and point.last_value is not None
+    ):
+        # A sample put in place (a late one, or a new value for a time kept) shows it never
+        # kept firing: what was raised is resolved as of the newest sample.
+        fresh.append(Decision(EventAction.RESOLVE, point.last_at, point.last_value))
     # Fold what falls out of the window into the base.
     newest = after[-1][0]
     kept = [s for s in after if s[0] >= newest - WINDOW][-MAX_WINDOW_SAMPLES:]

@@ -9,7 +9,7 @@ evaluated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.access import Actor, Permission
@@ -68,15 +68,15 @@ def _check_threshold(uow: UnitOfWork, record: RecordType, row: dict[str, Any]) -
             raise ValidationFailed(
                 "ciClass", "needs_service", "ciClass watches a class under a service: give service"
             )
+    if service and ci_class is None:
+        raise ValidationFailed(
+            "ciClass", "required", "a threshold scoped to a service watches one class: give ciClass"
+        )
     if not _linked_ids(uow, row, "cis") and not (service and ci_class):
         raise ValidationFailed(
             "cis",
             "watches_nothing",
             "a threshold watches CIs: give cis, or service with ciClass",
-        )
-    if service and ci_class is None:
-        raise ValidationFailed(
-            "ciClass", "required", "a threshold scoped to a service watches one class: give ciClass"
         )
     if int(row.get("forSeconds", 0)) < 0:
         raise ValidationFailed("forSeconds", "negative", "forSeconds must be 0 or more")
@@ -94,6 +94,27 @@ def _check_threshold(uow: UnitOfWork, record: RecordType, row: dict[str, Any]) -
 # Managers write thresholds (Permission.MANAGE_SERVICE_LEVELS, the Rules' default), and nothing
 # retired gains links: a retired agreement sets no new threshold.
 THRESHOLD_RULES = Rules(written=(_check_threshold,))
+
+
+def update_threshold(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    record_id: str,
+    values: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None] | None = None,
+    *,
+    version: int | None,
+    permission: Permission = Permission.MANAGE_SERVICE_LEVELS,
+) -> dict[str, Any]:
+    """Change a threshold; an agreement given (sla or ola) replaces the one that set it."""
+    given = dict(links or {})
+    for one, other in (("sla", "ola"), ("ola", "sla")):
+        if given.get(one) and other not in given:
+            given[other] = []
+    return THRESHOLD_RULES.update(
+        store, actor, record, record_id, values, given, version=version, permission=permission
+    )
 
 
 def thresholds_of_cis(

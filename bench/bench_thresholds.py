@@ -34,6 +34,7 @@ from core.events import THRESHOLD
 from domain import cmdb, configuration
 from domain.availability import INGEST_METRICS, MetricSample
 from domain.availability.thresholds import THRESHOLD_RULES
+from domain.events import policy
 from domain.notifications import Addressee, notify
 from graphdb.driver import Graph, GraphConfig
 from graphdb.migrations import migrate
@@ -80,9 +81,7 @@ def _estate(store: Store, count: int) -> tuple[list[str], str, str]:
 
 
 def _no_correlation_wait(store: Store) -> None:
-    from domain.events import policy
-
-    policy.set_policy_in_bench(store, correlation_window_seconds=0)
+    policy.set_policy(store, SYSTEM, {"correlationWindowSeconds": 0}, None, version=None)
 
 
 def _wait_for_mail(mail: TimedMail, seen: int, timeout: float = 30) -> float | None:

@@ -21,6 +21,7 @@ from core.events import Operator, ThresholdCondition
 from core.ids import record_id
 from domain.availability import INGEST_METRICS, MetricSample
 from domain.availability.evaluation import Limit, Point, replay
+from domain.events import policy as policies
 from graphdb.write_path import Store
 from itsm.config import Settings
 from tests.conftest import Api
@@ -352,7 +353,8 @@ def test_the_same_samples_in_any_order_give_the_same_state_and_alerts(
         store.write(
             SYSTEM,
             lambda uow: uow.tx.run(
-                "MATCH (n) WHERE n:ThresholdState OR n:Event OR n:Alert DETACH DELETE n"
+                "MATCH (n) WHERE n:ThresholdState OR n:Event OR n:Alert OR n:AlertKey "
+                "OR n:Timer DETACH DELETE n"
             ).consume(),
         )
     assert [state for _, state in results[0][0]] == ["resolved"]
@@ -459,6 +461,8 @@ def test_a_crossing_through_the_broker_notifies_by_mail_and_an_incident_threshol
         'mutation { createPerson(input: {name: "Dee Bee", email: "dee@example.com"}) '
         "{ person { id } } }"
     )["createPerson"]["person"]["id"]
+    # A root alert acts at once instead of after the correlation window.
+    policies.set_policy(store, SYSTEM, {"correlationWindowSeconds": 0}, None, version=None)
     made(manager, **cpu(estate, forSeconds=0, action="NOTIFY", notifyPeople=[person]))
     made(manager, **cpu(estate, name="db cpu incident", forSeconds=0, action="INCIDENT"))
     worker = start_worker(itsm_processes, settings, env=notification_env(smtp_server))

@@ -119,6 +119,23 @@ describe(
 )
 
 
+class ThresholdCondition(enum.StrEnum):
+    OK = "ok"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+describe(
+    ThresholdCondition,
+    "Where a threshold stands for one CI, by the samples' own timestamps.",
+    {
+        ThresholdCondition.OK: "Not breached (or cleared at the clear value).",
+        ThresholdCondition.PENDING: "Breached for less than its duration: nothing raised yet.",
+        ThresholdCondition.FIRING: "Breached for its duration: each breaching sample triggers.",
+    },
+)
+
+
 class OutageKind(enum.StrEnum):
     DOWN = "down"
     DEGRADED = "degraded"
@@ -369,6 +386,19 @@ ALERT = RecordType(
         Prop("actedAt", Kind.DATETIME, "When its actions ran.", derived=True),
         Prop("flapCount", Kind.INT, "State changes within the flapping window.", derived=True),
         Prop("flappingSince", Kind.DATETIME, "When it started flapping.", derived=True),
+        Prop(
+            "lastAction",
+            Kind.STRING,
+            "What its latest trigger or resolve event said: what a flapping alert returns to.",
+            values=EventAction,
+            derived=True,
+        ),
+        Prop(
+            "lastChangeAt",
+            Kind.DATETIME,
+            "By event time, when it last changed between firing and clear.",
+            derived=True,
+        ),
     ),
     states=ALERT_STATES,
     link_fields=(LinkField("ci", "ABOUT", "CI", many=False, description="The CI it is about."),),

@@ -24,6 +24,7 @@ from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
+from resolvers.thresholds import ThresholdMutation, ThresholdQuery
 from schema.errors import (
     HttpStatusFromErrors,
     MaskInternalErrors,
@@ -46,6 +47,7 @@ class Query(
     KnowledgeQuery,
     IncidentQuery,
     ServiceDeskQuery,
+    ThresholdQuery,
     AccessQuery,
 ):
     pass
@@ -62,6 +64,7 @@ class Mutation(
     KnowledgeMutation,
     IncidentMutation,
     ServiceDeskMutation,
+    ThresholdMutation,
 ):
     pass
 

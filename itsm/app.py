@@ -1,5 +1,5 @@
 """The Starlette application: /graphql (HTTP, and websockets for subscriptions), /graphiql/*,
-/healthz, /readyz."""
+/healthz, /readyz, and the monitoring endpoints /v2/enqueue, /v1/events, /v1/metrics."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from core.errors import StorageUnavailable
+from domain import ingest
 from graphdb import feed as feeds
 from graphdb.driver import Graph
 from graphdb.migrations import migrate
@@ -25,6 +26,7 @@ from graphdb.write_path import Store
 from itsm import graphiql
 from itsm.config import Settings
 from itsm.http import METHODS, AllowedOrigins, GraphQLGate, GraphQLView, unknown_route
+from itsm.ingest import IngestRoutes
 from schema.root import build_schema
 from workers import broker as brokers
 from workers import runtime
@@ -41,7 +43,7 @@ def create_app(
     # The live updates this process's subscribers hear, and what its own writes announce through.
     feed = feeds.feed_for(settings.broker_url)
     store = store or Store(Graph(settings.graph_config()), brokers.publish, feed.announcer)
-    broker = brokers.install_broker(settings.broker_url)
+    broker = brokers.install_broker(settings.broker_url, brokers.Redelivery.from_settings(settings))
     state: dict[str, Any] = {"worker": None, "scheduler": None}
 
     schema = schema or build_schema(
@@ -70,6 +72,15 @@ def create_app(
         graphiql=settings.graphiql,
         token_cache_seconds=settings.token_cache_seconds,
     )
+
+    ingest.configure(
+        ingest.Limits(
+            max_items=settings.ingest_max_items,
+            max_item_bytes=settings.ingest_max_item_bytes,
+            retry_after_seconds=settings.ingest_retry_after_seconds,
+        )
+    )
+    monitoring = IngestRoutes(gate, store, settings.ingest_max_body_bytes)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "alive"})
@@ -145,6 +156,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", gate),
             WebSocketRoute("/graphql", gate),
+            *monitoring.routes(),
             *(graphiql.routes(settings.graphiql_assets) if settings.graphiql else []),
         ],
         middleware=middleware,

@@ -79,6 +79,18 @@ class Settings:
     # consumer backs off up to this when its queues are empty, and every hop of a message (a
     # timer's wake-up, then the notification it queues) may wait that long.
     worker_poll_ms: int = 100
+    # How soon a killed worker's messages go back to their queue (Dramatiq's RedisBroker): a
+    # worker is dead once it has not polled for `broker_heartbeat_ms`, and a poll looks for dead
+    # workers with a chance of `broker_maintenance_chance` in a million. Dramatiq's own defaults
+    # (60 s and 1 in 1000) leave an accepted batch waiting minutes after a crash.
+    broker_heartbeat_ms: int = 15_000
+    broker_maintenance_chance: int = 50_000
+    broker_dead_message_ttl_ms: int = 7 * 24 * 3600 * 1000
+    # The ingest endpoints (docs/MONITORING_API.md).
+    ingest_max_items: int = 1000
+    ingest_max_item_bytes: int = 16 * 1024
+    ingest_max_body_bytes: int = 4 * 1024 * 1024
+    ingest_retry_after_seconds: int = 5
     extension_modules: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     # Notifications (docs/NOTIFICATIONS.md).
@@ -121,6 +133,17 @@ class Settings:
             sweep_seconds=float(_env("ITSM_SWEEP_SECONDS", "10") or "10"),
             scheduler_lock_seconds=float(_env("ITSM_SCHEDULER_LOCK_SECONDS", "30") or "30"),
             worker_poll_ms=int(_env("ITSM_WORKER_POLL_MS", "100") or "100"),
+            broker_heartbeat_ms=max(1000, _int("ITSM_BROKER_HEARTBEAT_MS", 15_000)),
+            broker_maintenance_chance=min(
+                1_000_000, max(1, _int("ITSM_BROKER_MAINTENANCE_CHANCE", 50_000))
+            ),
+            broker_dead_message_ttl_ms=_int(
+                "ITSM_BROKER_DEAD_MESSAGE_TTL_MS", 7 * 24 * 3600 * 1000
+            ),
+            ingest_max_items=max(1, _int("ITSM_INGEST_MAX_ITEMS", 1000)),
+            ingest_max_item_bytes=max(256, _int("ITSM_INGEST_MAX_ITEM_BYTES", 16 * 1024)),
+            ingest_max_body_bytes=max(1024, _int("ITSM_INGEST_MAX_BODY_BYTES", 4 * 1024 * 1024)),
+            ingest_retry_after_seconds=max(1, _int("ITSM_INGEST_RETRY_AFTER_SECONDS", 5)),
             extension_modules=tuple(
                 m.strip() for m in (_env("ITSM_EXTENSION_MODULES") or "").split(",") if m.strip()
             ),

@@ -21,6 +21,7 @@ from core.incidents import INCIDENT, POLICY
 from core.records import Direction, RecordType
 from domain.incidents import lifecycle
 from domain.incidents import policy as policies
+from schema.alert_fields import IncidentAlertFields
 from schema.cmdb import ConfigurationItem
 from schema.common import Node
 from schema.context import Info
@@ -73,7 +74,12 @@ async def _one(info: Info, node: Any, rel_type: str, other: type[Any]) -> Any:
 
 @strawberry.type(name="Incident", description=INCIDENT.description)
 class IncidentNode(
-    Node, _Served, IncidentClockFields, IncidentNotificationFields, IncidentScopeFields
+    Node,
+    _Served,
+    IncidentClockFields,
+    IncidentNotificationFields,
+    IncidentScopeFields,
+    IncidentAlertFields,
 ):
     record: ClassVar[RecordType] = INCIDENT
     number: str = described(INCIDENT, "number")

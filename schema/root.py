@@ -18,8 +18,10 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
+from resolvers.events import AlertSubscription, EventMutation, EventQuery
 from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
+from resolvers.ingest import IngestMutation
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
@@ -47,6 +49,7 @@ class Query(
     KnowledgeQuery,
     IncidentQuery,
     ServiceDeskQuery,
+    EventQuery,
     ThresholdQuery,
     AccessQuery,
 ):
@@ -64,6 +67,8 @@ class Mutation(
     KnowledgeMutation,
     IncidentMutation,
     ServiceDeskMutation,
+    IngestMutation,
+    EventMutation,
     ThresholdMutation,
 ):
     pass
@@ -73,7 +78,7 @@ class Mutation(
     description="Live updates, over the graphql-transport-ws protocol on /graphql; the API token "
     "goes in the connection_init payload."
 )
-class Subscription(IncidentSubscription):
+class Subscription(IncidentSubscription, AlertSubscription):
     pass
 
 

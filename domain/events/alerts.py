@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.access import Actor, Permission
+from core.errors import VersionConflict
 from core.events import ALERT, AlertRole, AlertState, EventAction
 from domain.events import IncomingEvent, actions, correlation, feed
 from domain.events.policy import Policy, current
 from graphdb import timers
 from graphdb.cypher import alerts as cypher
 from graphdb.timers import DueTimer, timer_kind
-from graphdb.write_path import UnitOfWork
+from graphdb.write_path import Store, UnitOfWork
 
 LABEL = ALERT.label
 QUIET = "alert.quiet"
@@ -414,3 +416,44 @@ def _quiet(uow: UnitOfWork, timer: DueTimer) -> None:
     if alert.get("state") != AlertState.FLAPPING:
         return
     _settle(uow, current(uow.tx), None, alert, uow.at)
+
+
+# -- people acting on alerts --------------------------------------------------------------------
+
+
+def _by_hand(
+    store: Store, actor: Actor, alert_id: str, version: int | None, target: AlertState
+) -> dict[str, Any]:
+    actor.require(Permission.WORK_RECORDS)
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        before = lock_alert(uow, alert_id)
+        if version is not None and before["version"] != version:
+            raise VersionConflict(LABEL, alert_id, version, int(before["version"]))
+        if target == AlertState.RESOLVED:
+            # The state machine refuses a resolved alert, naming the allowed steps.
+            if before.get("state") == AlertState.RESOLVED:
+                uow.transition(LABEL, alert_id, target.value, expected_version=None)
+            resolve(uow, None, alert_id, {}, uow.at)
+        else:
+            uow.transition(LABEL, alert_id, target.value, expected_version=None)
+            cypher.set_derived(uow.tx, alert_id, {"acknowledgedAt": uow.at, "updatedAt": uow.at})
+            timers.cancel_timer(uow, QUIET, LABEL, alert_id)
+            feed.alerts_changed(uow, [alert_id])
+        return uow.lock(LABEL, alert_id)
+
+    return store.write(actor, work)
+
+
+def acknowledge_alert(
+    store: Store, actor: Actor, alert_id: str, *, version: int | None = None
+) -> dict[str, Any]:
+    """`acknowledgeAlert`: someone is on it; it notifies no more."""
+    return _by_hand(store, actor, alert_id, version, AlertState.ACKNOWLEDGED)
+
+
+def resolve_alert(
+    store: Store, actor: Actor, alert_id: str, *, version: int | None = None
+) -> dict[str, Any]:
+    """`resolveAlert`: it is over; the next trigger under its key opens a new alert."""
+    return _by_hand(store, actor, alert_id, version, AlertState.RESOLVED)

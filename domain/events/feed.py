@@ -11,9 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.access import Actor, Permission
+from core.errors import NotFound
 from core.events import Severity
 from graphdb.cypher import alerts as cypher
-from graphdb.write_path import UnitOfWork
+from graphdb.write_path import Store, UnitOfWork
 
 TOPIC = "alert"
 
@@ -40,3 +42,20 @@ class AlertFilter:
         if self.cis is not None and announcement.get("ci") not in self.cis:
             return False
         return self.severities is None or announcement.get("severity") in self.severities
+
+
+def alert_filter(
+    store: Store, actor: Actor, *, cis: Sequence[str], severities: Sequence[Severity]
+) -> AlertFilter:
+    """A subscriber's filter, checked: every CI named must exist (stored ids; an unknown one is
+    NOT_FOUND naming `filter.cis`). An empty list is no condition."""
+    actor.require(Permission.READ)
+    wanted = list(dict.fromkeys(cis))
+    if wanted:
+        found = store.read(lambda tx: cypher.existing_cis(tx, wanted))
+        for missing in (c for c in wanted if c not in found):
+            raise NotFound("CI", missing, field="filter.cis")
+    return AlertFilter(
+        cis=frozenset(wanted) if wanted else None,
+        severities=frozenset(severities) if severities else None,
+    )

@@ -266,3 +266,8 @@ def raised(tx: ManagedTransaction, alert_id: str) -> dict[str, Any] | None:
         id=alert_id,
     ).single()
     return dict(record) if record else None
+
+
+def existing_cis(tx: ManagedTransaction, ids: Sequence[str]) -> set[str]:
+    rows = tx.run("MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id", ids=list(ids))
+    return {r["id"] for r in rows}

@@ -26,6 +26,7 @@ from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
+from resolvers.thresholds import ThresholdMutation, ThresholdQuery
 from schema.errors import (
     HttpStatusFromErrors,
     MaskInternalErrors,
@@ -49,6 +50,7 @@ class Query(
     IncidentQuery,
     ServiceDeskQuery,
     EventQuery,
+    ThresholdQuery,
     AccessQuery,
 ):
     pass
@@ -67,6 +69,7 @@ class Mutation(
     ServiceDeskMutation,
     IngestMutation,
     EventMutation,
+    ThresholdMutation,
 ):
     pass
 

@@ -153,7 +153,9 @@ class EventMutation:
     )
     @refusals_in_payload(AlertStepPayload)
     async def acknowledge_alert(
-        self, info: Info, input: Annotated[AlertStepInput, strawberry.argument(description="")]
+        self,
+        info: Info,
+        input: Annotated[AlertStepInput, strawberry.argument(description="The alert.")],
     ) -> AlertStepPayload:
         return await _step(info, input, alerts.acknowledge_alert)
 
@@ -163,7 +165,9 @@ class EventMutation:
     )
     @refusals_in_payload(AlertStepPayload)
     async def resolve_alert(
-        self, info: Info, input: Annotated[AlertStepInput, strawberry.argument(description="")]
+        self,
+        info: Info,
+        input: Annotated[AlertStepInput, strawberry.argument(description="The alert.")],
     ) -> AlertStepPayload:
         return await _step(info, input, alerts.resolve_alert)
 

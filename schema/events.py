@@ -29,6 +29,7 @@ from schema.service_level import TeamNode, _linked, _nodes, _Served
 if TYPE_CHECKING:
     from core.events import AlertRole, EventAction, EventOrigin, Severity, ThresholdAction
     from schema.incidents import IncidentNode
+    from schema.thresholds import ThresholdNode
 else:
     Severity = values_enum(declared.Severity)
     EventAction = values_enum(declared.EventAction)
@@ -130,6 +131,15 @@ class AlertNode(Node, _Served):
         found = await _nodes(info, self, "FEEDS", Direction.IN, EventNode)
         found.sort(key=lambda e: (e.at is not None, e.at), reverse=True)
         return found[: max(0, min(first, MAX_EVENTS))]
+
+    @strawberry.field(description="For a threshold's alert: the threshold that raised it.")
+    async def threshold(
+        self, info: Info
+    ) -> Annotated[ThresholdNode, strawberry.lazy("schema.thresholds")] | None:
+        from schema.thresholds import ThresholdNode
+
+        found = await _nodes(info, self, "FROM_THRESHOLD", Direction.OUT, ThresholdNode)
+        return found[0] if found else None
 
     @strawberry.field(
         description="What was sent about it, oldest first: one entry per address and channel, "

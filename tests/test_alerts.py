@@ -4,6 +4,7 @@ suppressed in maintenance, acted on (notifications, incidents), announced to sub
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -15,14 +16,17 @@ import pytest
 
 from core.access import SYSTEM
 from core.events import EventAction, Severity
+from core.ids import to_global_id
 from domain import events
 from domain.events import IncomingEvent, policy
 from domain.reconciliation import ImportItem, ImportRelationship, import_cis
+from graphdb import feed
 from graphdb.write_path import Store, UnitOfWork
 from itsm.config import Settings
-from tests.conftest import Api
+from tests.conftest import Api, RunningServer
 from tests.notify_servers import PushReceiver, SmtpServer, notification_env
 from tests.processes import ItsmProcess, start_worker, wait_for
+from tests.test_subscriptions import close_websockets, open_connection, started  # noqa: F401
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -420,3 +424,39 @@ def test_a_worker_acts_on_a_root_after_the_correlation_window_notifying_and_open
     assert incidents == [{"k": "db", "impact": "high", "urgency": "high", "team": "DBAs"}]
     time.sleep(1)
     assert len(smtp_server.to("ana@example.com")) == 1
+
+
+ALERT_CHANGES = """subscription($filter: AlertChangeFilter) {
+  alertChanges(filter: $filter) { kind version alert { number state ci { name } } } }"""
+
+
+def test_a_subscriber_hears_alert_changes_on_its_cis_only(
+    api: Api, api_server: RunningServer, store: Store, web: dict[str, str]
+) -> None:
+    mine, other = (
+        process(store, [event(k, ci=web[c], severity=Severity.WARNING)])[0]
+        for k, c in (("disk", "web1"), ("cpu", "web2"))
+    )
+    app_feed: feed.Feed = api_server.app.state.feed
+    ws = open_connection(api_server.url, {"Authorization": f"Bearer {api.token}"})
+    assert json.loads(ws.recv(timeout=20))["type"] == "connection_ack"
+    given = {"filter": {"cis": [to_global_id("CI", web["web1"])], "severities": ["WARNING"]}}
+    listening = started(app_feed)
+    ws.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": ALERT_CHANGES, "variables": given},
+            }
+        )
+    )
+    listening()
+    api.ok(ACK, {"input": {"id": other}})
+    api.ok(ACK, {"input": {"id": mine}})
+    message = json.loads(ws.recv(timeout=20))
+    change = message["payload"]["data"]["alertChanges"]
+    assert change["kind"] == "CHANGED"
+    assert change["alert"]["state"] == "ACKNOWLEDGED" and change["alert"]["ci"] == {"name": "web1"}
+    with pytest.raises(TimeoutError):
+        ws.recv(timeout=0.5)

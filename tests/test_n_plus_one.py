@@ -18,9 +18,13 @@ from graphql import (
     is_object_type,
 )
 
+from core.access import SYSTEM
+from core.ids import record_id
+from domain.events import policy as event_policy
 from graphdb.write_path import Store
 from schema.root import build_schema
 from tests.conftest import Api, RunningServer
+from tests.test_alerts import event, process
 from tests.test_import import run_import
 
 
@@ -144,6 +148,41 @@ def test_a_page_of_incidents_with_scope_interactions_and_team_costs_the_same_for
         )
         assert all(len(e["node"]["interactions"]) == 1 for e in edges)
     assert costs[0] == costs[1], f"5 incidents cost {costs[0]} reads, 20 cost {costs[1]}"
+
+
+ALERT_PAGE = """query($n: Int!) { alerts(first: $n, orderBy: {field: NUMBER}) { edges { node {
+  number ci { name alerts { number } inMaintenance } rootCause { number } symptoms { number }
+  incident { number alerts { number } } events(first: 3) { action } notifications { channel }
+  threshold { name }
+} } } }"""
+
+
+def test_a_page_of_alerts_with_their_graph_costs_the_same_for_5_and_20(
+    api: Api, api_server: RunningServer, store: Store
+) -> None:
+    event_policy.set_policy(
+        store,
+        SYSTEM,
+        {"correlationWindowSeconds": 0, "severityActions": ["error=incident"]},
+        None,
+        version=None,
+    )
+    items = [{"key": "db", "ciClass": "Database", "name": "db"}]
+    items += [{"key": f"a{i}", "ciClass": "Application", "name": f"app-{i:03d}"} for i in range(20)]
+    rels = [{"sourceKey": f"a{i}", "type": "DEPENDS_ON", "targetKey": "db"} for i in range(20)]
+    cis = {
+        i["key"]: record_id(i["ciId"], "CI") for i in run_import(api, "test", items, rels)["items"]
+    }
+    process(store, [event("db", ci=cis["db"])])
+    process(store, [event(f"a{i}", ci=cis[f"a{i}"]) for i in range(20)])
+    graph = api_server.app.state.store.graph
+    costs = []
+    for n in (5, 20):
+        before = graph.reads
+        edges = api.ok(ALERT_PAGE, {"n": n})["alerts"]["edges"]
+        costs.append(graph.reads - before)
+        assert len(edges) == n
+    assert costs[0] == costs[1], f"5 alerts cost {costs[0]} reads, 20 cost {costs[1]}"
 
 
 THRESHOLD_PAGE = """query($n: Int!) { thresholds(first: $n) { edges { node { id name

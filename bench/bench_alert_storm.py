@@ -19,14 +19,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.ingest import enqueue
-
 from bench.bench_incidents import WorkerProcesses
 from bench.common import ROOT, driver_for, log, neo4j_server, open_store
 from core.access import SYSTEM
 from core.events import EventAction, Severity
 from domain.events import INGEST_EVENTS, IncomingEvent
 from domain.events import policy as event_policy
+from domain.ingest import enqueue
 from domain.reconciliation import ImportItem, ImportRelationship, import_cis
 from graphdb.migrations import migrate
 from graphdb.write_path import Store, UnitOfWork

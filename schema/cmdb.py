@@ -27,6 +27,7 @@ from schema.records import SortDirection, values_enum
 # there; mypy sees them as those StrEnums, whose member names and values the GraphQL enums keep.
 if TYPE_CHECKING:
     from core.record_types import Criticality, Lifecycle
+    from schema.availability import OutageNode
     from schema.incidents import IncidentNode
     from schema.service_level import CatalogEntryNode
 else:
@@ -141,7 +142,14 @@ _STORED_AS_IS = frozenset(
     {"number", "criticality", "owner", "description", "blastRadius", "createdAt", "updatedAt"}
 )
 # Read by id, loaded.
-_NO_PROPERTIES = {"__typename", "relationships", "history", "catalogEntry", "openIncidents"}
+_NO_PROPERTIES = {
+    "__typename",
+    "relationships",
+    "history",
+    "catalogEntry",
+    "openIncidents",
+    "outages",
+}
 
 DEFAULT_RELATIONSHIPS_PAGE = 100
 HISTORY_LIMIT = 100
@@ -290,6 +298,15 @@ class ConfigurationItem(Node):
         from schema.service_desk import open_incidents_on
 
         return await open_incidents_on(info, self.stored_id)
+
+    @strawberry.field(description="The outages of this CI (down or degraded), latest first.")
+    async def outages(
+        self, info: Info
+    ) -> list[Annotated[OutageNode, strawberry.lazy("schema.availability")]]:
+        # Imported here: Availability Management's types refer to CIs.
+        from schema.availability import outages_on
+
+        return await outages_on(info, self.stored_id)
 
 
 @strawberry.input(description="How to sort CIs.")

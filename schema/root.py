@@ -17,6 +17,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
+from resolvers.availability import AvailabilityMutation, AvailabilityQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
@@ -46,6 +47,7 @@ class Query(
     KnowledgeQuery,
     IncidentQuery,
     ServiceDeskQuery,
+    AvailabilityQuery,
     AccessQuery,
 ):
     pass
@@ -62,6 +64,7 @@ class Mutation(
     KnowledgeMutation,
     IncidentMutation,
     ServiceDeskMutation,
+    AvailabilityMutation,
 ):
     pass
 

@@ -528,3 +528,50 @@ def test_the_compliance_report_per_sla_and_per_customer(
     assert rows["Basic"]["services"][0]["breaches"] == []
     missing = api.post(REPORT, {"from": iso(t(1)), "to": iso(t(2)), "slas": ["nope"]}).json()
     assert missing["errors"][0]["extensions"]["field"] == "slas[0]"
+
+
+class CountingStore:
+    """The store, counting the queries a read sends."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.queries = 0
+
+    def read(self, work: Any) -> Any:
+        outer = self
+
+        class Counted:
+            def __init__(self, tx: Any) -> None:
+                self.tx = tx
+
+            def run(self, *args: Any, **kwargs: Any) -> Any:
+                outer.queries += 1
+                return self.tx.run(*args, **kwargs)
+
+        return self.store.read(lambda tx: work(Counted(tx)))
+
+
+def test_the_report_reads_in_a_fixed_number_of_queries(
+    api: Api, store: Store, shop: dict[str, str]
+) -> None:
+    from domain.availability import report
+
+    def queries(slas: list[str]) -> int:
+        counting = CountingStore(store)
+        answer = report.compliance(
+            counting,  # type: ignore[arg-type]
+            SYSTEM,
+            start=t(1),
+            end=t(1, month=5),
+            sla_ids=slas,
+        )
+        assert [s.sla.id for s in answer.slas] == slas
+        return counting.queries
+
+    gold = sla(store, "Gold", target=99.9, services=(shop["shop"],))
+    one = queries([gold])
+    for day in range(1, 28):
+        record(store, shop["vm3"], t(day, 1), t(day, 2))
+        record(store, shop["db"], t(day, 3), t(day, 4), kind="degraded")
+    basic = sla(store, "Basic", target=99.0, services=(shop["reports"], shop["shop"]))
+    assert queries([gold, basic]) == one

@@ -414,12 +414,7 @@ def availability(
 class SLACompliance:
     sla: Agreement
     services: tuple[Availability, ...]
-
-    @property
-    def target(self) -> float | None:
-        """The target of the terms in force at the end of the range."""
-        last = self.services[0].periods[-1] if self.services and self.services[0].periods else None
-        return last.target if last is not None else None
+    target: float | None  # the target of the terms in force at the end of the range
 
     @property
     def actual(self) -> float | None:
@@ -482,12 +477,14 @@ def compliance(
         measured: dict[str, SLACompliance] = {}
         for row in rows:
             agreed = _agreement("SLA", row["sla"], row["terms"])
+            last = terms_at(agreed, until - timedelta(microseconds=1))
             measured[agreed.id] = SLACompliance(
                 agreed,
                 tuple(
                     _service_availability(s["id"], s, agreed, needs, spans, since, until)
                     for s in sorted(row["services"], key=lambda s: (s.get("name") or "", s["id"]))
                 ),
+                last.availability.target if last and last.availability else None,
             )
         chosen = (
             [measured[i] for i in dict.fromkeys(sla_ids)]

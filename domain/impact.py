@@ -573,6 +573,18 @@ def impact_of(
     return store.read(work)
 
 
+def dependency_reach(
+    tx: ManagedTransaction, ci_id: str, *, max_depth: int
+) -> list[tuple[str, int]]:
+    """Every CI `ci_id` needs, transitively, by every propagating relationship type (through
+    redundancy groups too), nearest first, inside a transaction the caller holds."""
+    types = check_request(max_depth, None)
+    result, _ = _analyse_stored(
+        tx, ci_id, types, Direction.UPSTREAM, max_depth, HARD_MAX_RESULTS, False, ("name",)
+    )
+    return [(r.ci_id, r.depth) for r in result.reached]
+
+
 # -- several failures at once ---------------------------------------------------------------------
 
 

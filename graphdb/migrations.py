@@ -88,12 +88,23 @@ def _outbox_and_timers() -> list[str]:
     ]
 
 
+def _alert_keys() -> list[str]:
+    return [
+        # One node per dedup key: its lock serialises the key's events across workers.
+        "CREATE CONSTRAINT alertkey_key IF NOT EXISTS FOR (n:AlertKey) REQUIRE n.key IS UNIQUE",
+        "CREATE INDEX alertkey_open IF NOT EXISTS FOR (n:AlertKey) ON (n.openAlert)",
+        "CREATE CONSTRAINT correlationlock_name IF NOT EXISTS "
+        "FOR (n:CorrelationLock) REQUIRE n.name IS UNIQUE",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "unique ids and numbers", _unique_ids),
     Migration(2, "lookup and full-text indexes", _lookup_indexes),
     Migration(3, "CI identification keys", _identities),
     Migration(4, "CI creation-time index", _creation_order),
     Migration(5, "outbox messages and timers", _outbox_and_timers),
+    Migration(6, "alert dedup keys and the correlation lock", _alert_keys),
 )
 
 

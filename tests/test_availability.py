@@ -416,6 +416,14 @@ def test_a_service_is_down_when_what_is_down_takes_it_down(
     assert march["degradedSeconds"] == 4 * HOUR
     assert march["availability"] == pytest.approx(100 * (1 - 3 * HOUR / MARCH))
     assert sorted(o["ci"]["name"] for o in march["outages"]) == ["vm1", "vm2", "vm3"]
+    alone = availability(
+        api, service=to_global_id("CI", shop["shop"]), **{"from": t(3, 10), "to": t(3, 12)}
+    )
+    assert alone["availability"] == 100.0 and alone["degradedSeconds"] == 2 * HOUR
+    together = availability(
+        api, service=to_global_id("CI", shop["shop"]), **{"from": t(3, 12), "to": t(3, 14)}
+    )
+    assert together["availability"] == 0.0 and together["downtimeSeconds"] == 2 * HOUR
 
     reports = availability(
         api, service=to_global_id("CI", shop["reports"]), **{"from": t(1), "to": t(1, month=4)}

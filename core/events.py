@@ -119,6 +119,23 @@ describe(
 )
 
 
+class ThresholdCondition(enum.StrEnum):
+    OK = "ok"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+describe(
+    ThresholdCondition,
+    "Where a threshold stands for one CI, by the samples' own timestamps.",
+    {
+        ThresholdCondition.OK: "Not breached (or cleared at the clear value).",
+        ThresholdCondition.PENDING: "Breached for less than its duration: nothing raised yet.",
+        ThresholdCondition.FIRING: "Breached for its duration: each breaching sample triggers.",
+    },
+)
+
+
 class OutageKind(enum.StrEnum):
     DOWN = "down"
     DEGRADED = "degraded"

@@ -98,6 +98,16 @@ def _alert_keys() -> list[str]:
     ]
 
 
+def _threshold_states() -> list[str]:
+    # Two workers evaluating one (threshold, CI) at once must MERGE the same state node.
+    return [
+        "CREATE CONSTRAINT thresholdstate_key IF NOT EXISTS "
+        "FOR (n:ThresholdState) REQUIRE n.key IS UNIQUE",
+        "CREATE INDEX thresholdstate_threshold IF NOT EXISTS "
+        "FOR (n:ThresholdState) ON (n.thresholdId)",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "unique ids and numbers", _unique_ids),
     Migration(2, "lookup and full-text indexes", _lookup_indexes),
@@ -105,6 +115,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "CI creation-time index", _creation_order),
     Migration(5, "outbox messages and timers", _outbox_and_timers),
     Migration(6, "alert dedup keys and the correlation lock", _alert_keys),
+    Migration(7, "threshold evaluation states", _threshold_states),
 )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from schema.availability import OutageNode
     from schema.incidents import IncidentNode
     from schema.service_level import CatalogEntryNode
+    from schema.thresholds import ThresholdNode
 else:
     Lifecycle = values_enum(record_types.Lifecycle)
     Criticality = values_enum(record_types.Criticality)
@@ -307,6 +308,18 @@ class ConfigurationItem(Node):
         from schema.availability import outages_on
 
         return await outages_on(info, self.stored_id)
+
+    @strawberry.field(
+        description="The thresholds watching this CI, by name or through a Service of its "
+        "class that depends on it; enabled or not, by name."
+    )
+    async def thresholds(
+        self, info: Info
+    ) -> list[Annotated[ThresholdNode, strawberry.lazy("schema.thresholds")]]:
+        # Imported here: thresholds refer to CIs.
+        from schema.thresholds import thresholds_on
+
+        return await thresholds_on(info, self.stored_id)
 
 
 @strawberry.input(description="How to sort CIs.")

@@ -25,6 +25,7 @@ from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.nodes import NodeQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
+from resolvers.thresholds import ThresholdMutation, ThresholdQuery
 from schema.errors import (
     HttpStatusFromErrors,
     MaskInternalErrors,
@@ -48,6 +49,7 @@ class Query(
     IncidentQuery,
     ServiceDeskQuery,
     AvailabilityQuery,
+    ThresholdQuery,
     AccessQuery,
 ):
     pass
@@ -65,6 +67,7 @@ class Mutation(
     IncidentMutation,
     ServiceDeskMutation,
     AvailabilityMutation,
+    ThresholdMutation,
 ):
     pass
 

@@ -144,3 +144,39 @@ def test_a_page_of_incidents_with_scope_interactions_and_team_costs_the_same_for
         )
         assert all(len(e["node"]["interactions"]) == 1 for e in edges)
     assert costs[0] == costs[1], f"5 incidents cost {costs[0]} reads, 20 cost {costs[1]}"
+
+
+THRESHOLD_PAGE = """query($n: Int!) { thresholds(first: $n) { edges { node { id name
+  sla { name } ola { name } cis { name } service { name } notifyTeams { name }
+  notifyPeople { name } status { ci { name } state since lastValue lastSampleAt }
+} } } }"""
+
+
+def test_a_page_of_thresholds_with_their_links_and_status_costs_the_same_for_5_and_20(
+    api: Api, store: Store, api_server: RunningServer
+) -> None:
+    from core.access import SYSTEM
+    from core.events import THRESHOLD
+    from domain.availability.thresholds import THRESHOLD_RULES
+
+    items = [{"key": f"d{i}", "ciClass": "Database", "name": f"db-{i:03d}"} for i in range(20)]
+    cis = [i["ciId"] for i in run_import(api, "test", items)["items"]]
+    sla = store.write(SYSTEM, lambda uow: uow.create("SLA", {"name": "Gold", "state": "active"}))
+    for i, ci in enumerate(cis):
+        THRESHOLD_RULES.create(
+            store,
+            SYSTEM,
+            THRESHOLD,
+            {"name": f"cpu {i:03d}", "metric": "cpu", "operator": "gt", "value": 90.0},
+            {"sla": [sla["id"]], "cis": [ci]},
+        )
+    graph = api_server.app.state.store.graph
+
+    costs = []
+    for n in (5, 20):
+        before = graph.reads
+        edges = api.ok(THRESHOLD_PAGE, {"n": n})["thresholds"]["edges"]
+        costs.append(graph.reads - before)
+        assert len(edges) == n
+        assert all(len(e["node"]["status"]) == 1 for e in edges)
+    assert costs[0] == costs[1], f"5 thresholds cost {costs[0]} reads, 20 cost {costs[1]}"

@@ -583,3 +583,66 @@ def dependency_reach(
         tx, ci_id, types, Direction.UPSTREAM, max_depth, HARD_MAX_RESULTS, False, ("name",)
     )
     return [(r.ci_id, r.depth) for r in result.reached]
+
+
+# -- several failures at once ---------------------------------------------------------------------
+
+
+def needs_of(
+    tx: ManagedTransaction, ci_ids: Sequence[str], *, max_depth: int = MAX_DEPTH
+) -> tuple[dict[str, list[Edge]], dict[str, dict[str, Any]]]:
+    """Everything the given CIs need, transitively, by every propagating relationship type: for
+    each CI the relationships through which it needs another, and each CI for display. Read
+    once, it answers `down_with` for any set of failed CIs without reading the graph again."""
+    types = _propagating(check_request(max_depth, None))
+    found = ci_cypher.propagation_reach(
+        tx,
+        [(ci, 0) for ci in ci_ids],
+        types,
+        upstream=True,
+        through_groups=True,
+        max_depth=max_depth,
+        properties=("name", "ciClass", "number"),
+    )
+    reached = sorted({ci for ci, _ in found["reached"]} | set(ci_ids))
+    edges = ci_cypher.provider_edges(tx, reached, types)
+    needs = {
+        ci: [Edge(p, s, t, e, g, int(m or 1)) for p, s, t, e, g, m in rows]
+        for ci, rows in edges.items()
+    }
+    return needs, {ci: shown["ci"] for ci, shown in found["shown"].items()}
+
+
+def down_with(ci_id: str, failed: Collection[str], needs: dict[str, list[Edge]]) -> bool:
+    """Whether `ci_id` is down while the `failed` CIs are, by the rules `analyse` follows: a CI
+    fails with a provider it needs outside any redundancy group, and with a group that has lost
+    more members than it can spare; `needs` as `needs_of` read it."""
+    memo: dict[str, bool] = {}
+
+    def down(ci: str, visiting: frozenset[str]) -> bool:
+        if ci in failed:
+            return True
+        if ci in memo:
+            return memo[ci]
+        if ci in visiting:  # a cycle brings nothing down by itself
+            return False
+        inner = visiting | {ci}
+        groups: dict[str, dict[str, Edge]] = {}
+        result = False
+        for edge in needs.get(ci, []):
+            if edge.group is None:
+                if down(edge.provider, inner):
+                    result = True
+                    break
+            else:
+                groups.setdefault(edge.group, {})[edge.provider] = edge
+        if not result:
+            for group, members in sorted(groups.items()):
+                fell = {m: 0 for m in members if down(m, inner)}
+                if _judge(group, members, fell, 1).depth is not None:
+                    result = True
+                    break
+        memo[ci] = result
+        return result
+
+    return down(ci_id, frozenset())

@@ -28,6 +28,7 @@ from schema.records import SortDirection, values_enum
 # there; mypy sees them as those StrEnums, whose member names and values the GraphQL enums keep.
 if TYPE_CHECKING:
     from core.record_types import Criticality, Lifecycle
+    from schema.availability import OutageNode
     from schema.incidents import IncidentNode
     from schema.service_level import CatalogEntryNode
     from schema.thresholds import ThresholdNode
@@ -143,7 +144,14 @@ _STORED_AS_IS = frozenset(
     {"number", "criticality", "owner", "description", "blastRadius", "createdAt", "updatedAt"}
 )
 # Read by id, loaded.
-_NO_PROPERTIES = {"__typename", "relationships", "history", "catalogEntry", "openIncidents"}
+_NO_PROPERTIES = {
+    "__typename",
+    "relationships",
+    "history",
+    "catalogEntry",
+    "openIncidents",
+    "outages",
+}
 
 DEFAULT_RELATIONSHIPS_PAGE = 100
 HISTORY_LIMIT = 100
@@ -292,6 +300,15 @@ class ConfigurationItem(Node, CIAlertFields):
         from schema.service_desk import open_incidents_on
 
         return await open_incidents_on(info, self.stored_id)
+
+    @strawberry.field(description="The outages of this CI (down or degraded), latest first.")
+    async def outages(
+        self, info: Info
+    ) -> list[Annotated[OutageNode, strawberry.lazy("schema.availability")]]:
+        # Imported here: Availability Management's types refer to CIs.
+        from schema.availability import outages_on
+
+        return await outages_on(info, self.stored_id)
 
     @strawberry.field(
         description="The thresholds watching this CI, by name or through a Service of its "

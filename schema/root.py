@@ -17,6 +17,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
+from resolvers.availability import AvailabilityMutation, AvailabilityQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.events import AlertSubscription, EventMutation, EventQuery
 from resolvers.governing import GoverningQuery
@@ -50,6 +51,7 @@ class Query(
     IncidentQuery,
     ServiceDeskQuery,
     EventQuery,
+    AvailabilityQuery,
     ThresholdQuery,
     AccessQuery,
 ):
@@ -69,6 +71,7 @@ class Mutation(
     ServiceDeskMutation,
     IngestMutation,
     EventMutation,
+    AvailabilityMutation,
     ThresholdMutation,
 ):
     pass

@@ -9,15 +9,18 @@ alert has source `alert` and is linked to it (RECORDED_FROM); one a person enter
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.errors import ValidationFailed
+from core.access import Actor, Permission
+from core.errors import ValidationFailed, VersionConflict
 from core.events import OUTAGE, OutageKind, OutageSource
-from core.records import check_properties
+from core.records import RecordType, check_properties, check_value
 from domain import records
 from graphdb.cypher import availability as cypher
-from graphdb.write_path import UnitOfWork
+from graphdb.records import PageQuery, page
+from graphdb.write_path import Store, UnitOfWork
 
 LABEL = OUTAGE.label
 _CI = next(link for link in OUTAGE.link_fields if link.name == "ci")
@@ -107,3 +110,168 @@ def end_outage_in(uow: UnitOfWork, outage_id: str, end: datetime) -> dict[str, A
 def open_outage_of_alert(uow: UnitOfWork, alert_id: str) -> dict[str, Any] | None:
     """The outage an alert recorded that has not ended, if any."""
     return cypher.open_outage_of_alert(uow.tx, alert_id)
+
+
+# -- by hand: the API's createOutage, updateOutage and endOutage -------------------------------
+
+
+def _not_in_future(uow: UnitOfWork, values: Mapping[str, Any]) -> None:
+    """What a person records has happened: neither its start nor its end is after now."""
+    for name in ("start", "end"):
+        value = values.get(name)
+        if value is not None and value > uow.at:
+            raise ValidationFailed(
+                name,
+                "in_future",
+                f"{name} {value.isoformat()} is in the future: record an outage once it began "
+                "(and end it once it is over)",
+            )
+
+
+def record_outage(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    values: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None] | None = None,
+    *,
+    permission: Permission = Permission.WORK_RECORDS,
+    also: records.Also | None = None,
+) -> dict[str, Any]:
+    """`createOutage`: an outage a person enters (source `manual`), going on or already over,
+    in one transaction."""
+    actor.require(permission)
+    checked = check_properties(OUTAGE, values, creating=True)
+    wanted = records.checked_links(OUTAGE, links, creating=True)
+    check_end(checked["start"], checked.get("end"))
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        _not_in_future(uow, checked)
+        created = records.create_in(
+            uow, OUTAGE, checked, wanted, {"source": OutageSource.MANUAL.value}
+        )
+        if also is not None:
+            also(uow, created)
+        return uow.lock(LABEL, created["id"])
+
+    return store.write(actor, work)
+
+
+def update_outage(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    record_id: str,
+    values: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None] | None = None,
+    *,
+    version: int | None,
+    permission: Permission = Permission.WORK_RECORDS,
+    also: records.Also | None = None,
+) -> dict[str, Any]:
+    """`updateOutage`: the kernel's update, checked on the outage as it would be (its end never
+    before its start, nothing in the future); an outage recorded from an alert stays on the
+    alert's CI."""
+
+    def checked(uow: UnitOfWork, after: dict[str, Any]) -> None:
+        check_end(after["start"], native(after.get("end")))
+        _not_in_future(uow, {k: v for k, v in values.items() if k in ("start", "end")})
+        moved = uow.relinked.get((LABEL, after["id"], _CI.name))
+        if moved and after.get("source") == OutageSource.ALERT:
+            raise ValidationFailed(
+                "ci", "from_alert", "an outage recorded from an alert is about the alert's CI"
+            )
+        if also is not None:
+            also(uow, after)
+
+    return records.update(
+        store,
+        actor,
+        record,
+        record_id,
+        values,
+        links,
+        version=version,
+        permission=permission,
+        also=checked,
+    )
+
+
+def end_outage(
+    store: Store,
+    actor: Actor,
+    outage_id: str,
+    end: datetime | None,
+    *,
+    version: int | None,
+) -> dict[str, Any]:
+    """`endOutage`: an outage going on is over, at `end` (now when not given)."""
+    actor.require(Permission.WORK_RECORDS)
+    if end is not None:
+        _aware(end, "end")
+
+    def work(uow: UnitOfWork) -> dict[str, Any]:
+        current = uow.lock(LABEL, outage_id)
+        if version is not None and current["version"] != version:
+            raise VersionConflict(LABEL, outage_id, version, int(current["version"]))
+        at = end or uow.at
+        _not_in_future(uow, {"end": at})
+        if current.get("end") is not None:
+            raise ValidationFailed(
+                "id", "already_ended", f"{current.get('number')} has ended already"
+            )
+        return end_outage_in(uow, outage_id, at)
+
+    return store.write(actor, work)
+
+
+def _filters(given: Mapping[str, Sequence[Any] | None]) -> dict[str, list[Any]]:
+    """Kinds and sources to match, as stored; any other property is not a filter."""
+    out = {}
+    for name, values in given.items():
+        if name not in ("kind", "source"):
+            raise ValidationFailed(
+                f"filter.{name}", "not_filterable", "outages are filtered by kind and source"
+            )
+        if values is None:
+            continue
+        if not values:
+            raise ValidationFailed(f"filter.{name}", "empty", f"give at least one {name} to match")
+        out[name] = [check_value(OUTAGE.by_name[name], v, f"filter.{name}") for v in values]
+    return out
+
+
+def outage_page(
+    store: Store,
+    actor: Actor,
+    search: records.RecordSearch,
+    *,
+    ci_ids: Sequence[str] | None = None,
+    ongoing: bool | None = None,
+    overlapping: tuple[datetime | None, datetime | None] = (None, None),
+) -> tuple[list[tuple[dict[str, Any], Any]], int | None]:
+    """A page of outages: the kernel's page with conditions of their own (about these CIs, going
+    on or over, overlapping a time range)."""
+    actor.require(Permission.READ)
+    if ci_ids is not None and not ci_ids:
+        raise ValidationFailed("filter.cis", "empty", "give at least one CI to match")
+    since, until = overlapping
+    if since is not None and until is not None and until <= since:
+        raise ValidationFailed("filter.to", "before_from", "to must be after from")
+    conditions, params = cypher.outage_conditions(
+        ci_ids=ci_ids, ongoing=ongoing, since=since, until=until
+    )
+    query = PageQuery(
+        order="start",
+        descending=search.descending,
+        filters=_filters(search.filters),
+        after=search.after,
+        before=search.before,
+        backward=search.backward,
+        limit=search.limit,
+        count=search.count,
+        scope=records.scope_for(actor, OUTAGE),
+        conditions=conditions,
+        params=params,
+    )
+    return store.read(lambda tx: page(tx, OUTAGE, query))

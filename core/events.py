@@ -228,7 +228,8 @@ ALERT_STATES = StateMachine(
             frozenset({_FLAPPING}),
             _TRIGGERED,
             frozenset({Role.ADMIN}),
-            description="Quiet for the policy's time and still firing: it notifies again.",
+            description="Quiet for the policy's time and still firing: it is triggered again; "
+            "an alert that acted before does not act again.",
         ),
         Transition(
             "resolve",

@@ -4,7 +4,7 @@ agreement, and the compliance report per SLA and per customer (`domain.availabil
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
@@ -23,6 +23,7 @@ from schema.service_level import _Served
 if TYPE_CHECKING:
     from core.agreement_terms import AvailabilityPeriod
     from core.events import OutageKind, OutageSource
+    from schema.events import AlertNode
 else:
     from schema.agreement_terms import AvailabilityPeriod
 
@@ -61,6 +62,19 @@ class OutageNode(Node, _Served):
         loader = info.context.loaders.linked(OUTAGE, "RECORDED_FROM", Direction.OUT, "Alert")
         rows = await loader.load(record_id(str(self.id), OUTAGE.label))
         return strawberry.ID(to_global_id("Alert", rows[0]["id"])) if rows else None
+
+    @strawberry.field(
+        description="The availability alert it was recorded from; null for an outage entered by "
+        "hand."
+    )
+    async def alert(
+        self, info: Info
+    ) -> Annotated[AlertNode, strawberry.lazy("schema.events")] | None:
+        from schema.events import AlertNode
+
+        loader = info.context.loaders.linked(OUTAGE, "RECORDED_FROM", Direction.OUT, "Alert")
+        rows = await loader.load(record_id(str(self.id), OUTAGE.label))
+        return AlertNode.from_props(rows[0]) if rows else None
 
 
 async def outages_on(info: Info, ci_id: str) -> list[OutageNode]:

@@ -444,6 +444,16 @@ def test_an_availability_threshold_opens_an_outage_from_the_run_start_and_ends_i
         ]
     )
     assert outages == [(at(10), at(70), "down")]
+    seen = manager.ok(
+        "query($ci: ID!) { ci(id: $ci) { outages { source alert { metric state ci { name } } } } }",
+        {"ci": estate["db"]},
+    )["ci"]["outages"]
+    assert seen == [
+        {
+            "source": "ALERT",
+            "alert": {"metric": "up", "state": "RESOLVED", "ci": {"name": "db"}},
+        }
+    ]
 
 
 # -- the action, through the broker and a real worker --------------------------------------

@@ -277,3 +277,31 @@ def update(
         return after
 
     return store.write(actor, work)
+
+
+def set_singleton(
+    store: Store,
+    actor: Actor,
+    record: RecordType,
+    existing: Mapping[str, Any] | None,
+    defaults: Mapping[str, Any],
+    values: Mapping[str, Any],
+    links: Mapping[str, Sequence[str] | None] | None,
+    *,
+    version: int | None,
+    permission: Permission,
+) -> dict[str, Any]:
+    """Change a record type's one record (a policy): created from `defaults` and what is given
+    the first time, updated with what is given after."""
+    if existing is None:
+        return create(
+            store,
+            actor,
+            record,
+            {**defaults, **{k: v for k, v in values.items() if v is not None}},
+            links,
+            permission=permission,
+        )
+    return update(
+        store, actor, record, existing["id"], values, links, version=version, permission=permission
+    )

@@ -134,21 +134,12 @@ def set_policy(
 ) -> dict[str, Any]:
     """Change the policy (creating it from the defaults the first time); managers only."""
     check(values)
-    existing = store.read(cypher.policy)
-    if existing is None:
-        return records.create(
-            store,
-            actor,
-            EVENT_POLICY,
-            {**default_values(), **{k: v for k, v in values.items() if v is not None}},
-            links,
-            permission=Permission.MANAGE_SERVICE_LEVELS,
-        )
-    return records.update(
+    return records.set_singleton(
         store,
         actor,
         EVENT_POLICY,
-        existing["id"],
+        store.read(cypher.policy),
+        default_values(),
         values,
         links,
         version=version,

@@ -55,15 +55,21 @@ def test_graphiql_runs_a_typed_query_offline_without_console_errors(
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
 
     headers = json.dumps({"Authorization": f"Bearer {api.token}"})
-    page.goto(f"{api.url}/graphql?{urlencode({'headers': headers})}")
+    # GraphiQL re-renders its editors when the schema's introspection answers; typing before that
+    # can land keystrokes in an editor that is being replaced, as a user typing that early might.
+    with page.expect_response(
+        lambda r: r.url == f"{api.url}/graphql" and r.request.method == "POST", timeout=30_000
+    ):
+        page.goto(f"{api.url}/graphql?{urlencode({'headers': headers})}")
     editor = page.locator(".graphiql-query-editor .CodeMirror")
     expect(editor).to_be_visible(timeout=30_000)
+    expect(page.locator(".graphiql-query-editor .CodeMirror-line").first).to_be_visible()
     assert str(api.token) not in page.url  # the token left the address bar
 
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
-    page.keyboard.type("{ me { name role")  # the editor closes the braces itself
+    page.keyboard.type("{ me { name role", delay=20)  # the editor closes the braces itself
     typed = page.evaluate(
         "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()"
     )

@@ -1,0 +1,147 @@
+"""Cypher of Change Management: conflicts over the dependency chain, the facts behind a
+change's risk, its derived figures, and the changes in maintenance for event management.
+
+A dependency chain is a directed path of CI-to-CI relationships (`(a)-[:RUNS_ON]->(b)`: a
+needs b), followed either way from a changed CI, so a change on a database and one on the
+application three hops above it meet; sideways paths (two apps on one server) are not a chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+# Changes still to come or under way: the ones another change can collide with.
+LIVE_STATES = ("draft", "assessment", "authorisation", "scheduled", "implementing")
+CRITICALITY_ORDER = ("low", "medium", "high", "critical")
+
+_CHAIN = "all(n IN nodes(p) WHERE n:CI)"
+_CHAIN_1 = "all(n IN nodes(p1) WHERE n:CI)"
+_CHAIN_2 = "all(n IN nodes(p2) WHERE n:CI)"
+
+
+def set_derived(tx: ManagedTransaction, change_id: str, values: Mapping[str, Any]) -> None:
+    """Derived figures are written without a new version, as a CI's blast radius is."""
+    tx.run("MATCH (c:Change {id: $id}) SET c += $values", id=change_id, values=dict(values))
+
+
+def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
+    """Every other live change, freeze window and maintenance window that overlaps this
+    change's planned window on its CIs or on CIs in the same dependency chain, with the path."""
+    rows = tx.run(
+        "MATCH (c:Change {id: $id}) WHERE c.plannedStart IS NOT NULL AND c.plannedEnd IS NOT NULL "
+        "MATCH (c)-[:MODIFIES]->(x:CI) "
+        "CALL (c, x) { "
+        "  MATCH (o:Change)-[:MODIFIES]->(y:CI) "
+        "  WHERE o.id <> c.id AND o.state IN $live AND o.plannedStart < c.plannedEnd "
+        "    AND o.plannedEnd > c.plannedStart "
+        "  OPTIONAL MATCH p1 = shortestPath((x)-[*0..]->(y)) WHERE " + _CHAIN_1 + " "
+        "  OPTIONAL MATCH p2 = shortestPath((y)-[*0..]->(x)) WHERE " + _CHAIN_2 + " "
+        "  WITH o, coalesce(p1, p2) AS p WHERE p IS NOT NULL "
+        "  RETURN 'change' AS kind, o.id AS otherId, o.number AS otherNumber, o.title AS title, "
+        "    o.plannedStart AS start, o.plannedEnd AS end, [n IN nodes(p) | n.name] AS path "
+        "  UNION "
+        "  MATCH (f:FreezeWindow) WHERE f.start < c.plannedEnd AND f.end > c.plannedStart "
+        "  OPTIONAL MATCH (f)-[:FREEZES]->(z:CI) "
+        "  OPTIONAL MATCH p = shortestPath((z)-[*0..]->(x)) WHERE " + _CHAIN + " "
+        "  WITH f, p WHERE f.isGlobal OR p IS NOT NULL "
+        "  RETURN 'freeze' AS kind, f.id AS otherId, f.number AS otherNumber, f.title AS title, "
+        "    f.start AS start, f.end AS end, "
+        "    CASE WHEN p IS NULL THEN [x.name] ELSE [n IN nodes(p) | n.name] END AS path "
+        "  UNION "
+        "  MATCH (w:MaintenanceWindow)-[:SCHEDULED_FOR]->(z:CI) "
+        "  WHERE w.start < c.plannedEnd AND w.end > c.plannedStart "
+        "  MATCH p = shortestPath((z)-[*0..]->(x)) WHERE " + _CHAIN + " "
+        "  RETURN 'maintenance' AS kind, w.id AS otherId, w.number AS otherNumber, "
+        "    w.title AS title, w.start AS start, w.end AS end, [n IN nodes(p) | n.name] AS path "
+        "} "
+        "RETURN kind, otherId, otherNumber, title, start, end, x.name AS ci, path "
+        "ORDER BY kind, otherNumber, size(path)",
+        id=change_id,
+        live=list(LIVE_STATES),
+    )
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in rows:
+        key = (r["kind"], r["otherId"])
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(dict(r))
+    return out
+
+
+def risk_facts(tx: ManagedTransaction, change_id: str, following_hours: int) -> dict[str, Any]:
+    """What a change's risk is computed from, over the CIs it modifies."""
+    record = tx.run(
+        "MATCH (c:Change {id: $id}) "
+        "OPTIONAL MATCH (c)-[:MODIFIES]->(x:CI) "
+        "WITH c, collect(DISTINCT x) AS cis "
+        "CALL (cis) { UNWIND cis AS x OPTIONAL MATCH p = (d:CI)-[*1..6]->(x) "
+        "  WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  RETURN count(DISTINCT d) AS dependants } "
+        "CALL (cis) { UNWIND cis AS x "
+        "  OPTIONAL MATCH p = (s:Service)-[*0..6]->(x) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  OPTIONAL MATCH (a:SLA {state: 'active'})-[:COVERS]->(s) "
+        "  OPTIONAL MATCH (a)-[:AGREED_WITH]->(k:Customer) "
+        "  RETURN collect(DISTINCT a.name) AS slas, collect(DISTINCT k.name) AS customers } "
+        "CALL (c, cis) { UNWIND cis AS x "
+        "  OPTIONAL MATCH p = (x)-[*0..3]->(u:CI) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  WITH c, collect(DISTINCT u) AS near "
+        "  UNWIND near AS u "
+        "  MATCH (e:Change)-[:MODIFIES]->(u) WHERE e.id <> c.id AND e.implementedAt IS NOT NULL "
+        "  OPTIONAL MATCH (i1:Incident)-[:CAUSED_BY_CHANGE]->(e) "
+        "  OPTIONAL MATCH (i2:Incident)-[:AFFECTS]->(u) WHERE i2.createdAt >= e.implementedAt "
+        "    AND i2.createdAt < e.implementedAt + duration({hours: $hours}) "
+        "  WITH collect(DISTINCT e.number) AS earlier, "
+        "    collect(DISTINCT i1.number) + collect(DISTINCT i2.number) AS incs "
+        "  RETURN earlier, reduce(s = [], i IN incs | CASE WHEN i IN s THEN s ELSE s + i END) "
+        "    AS incidents } "
+        "RETURN c.changeType AS changeType, [x IN cis | x.name] AS cis, "
+        "  [x IN cis | x.criticality] AS criticalities, dependants, slas, customers, "
+        "  earlier, incidents",
+        id=change_id,
+        hours=following_hours,
+    ).single(strict=True)
+    return dict(record)
+
+
+def approvals(tx: ManagedTransaction, change_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    rows = tx.run(
+        "MATCH (a:ChangeApproval)-[:APPROVAL_OF]->(c:Change) WHERE c.id IN $ids "
+        "RETURN c.id AS change, properties(a) AS a ORDER BY a.at, a.id",
+        ids=list(change_ids),
+    )
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in change_ids}
+    for r in rows:
+        out[r["change"]].append(dict(r["a"]))
+    return out
+
+
+def implementing_on(tx: ManagedTransaction, ci_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Changes being implemented that modify any of these CIs."""
+    rows = tx.run(
+        "MATCH (c:Change {state: 'implementing'})-[:MODIFIES]->(x:CI) WHERE x.id IN $ids "
+        "RETURN c.number AS number, c.title AS title, x.id AS ci, x.name AS ciName "
+        "ORDER BY c.number",
+        ids=list(ci_ids),
+    )
+    return [dict(r) for r in rows]
+
+
+def changes_on(
+    tx: ManagedTransaction, ci_id: str, since: datetime, upstream: bool
+) -> list[dict[str, Any]]:
+    """Changes implemented since `since` on this CI, or (upstream) on anything it depends on."""
+    hops = "*0.." if upstream else "*0..0"
+    rows = tx.run(
+        f"MATCH p = (x:CI {{id: $id}})-[{hops}]->(u:CI) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "WITH DISTINCT u MATCH (c:Change)-[:MODIFIES]->(u) WHERE c.implementedAt >= $since "
+        "RETURN DISTINCT properties(c) AS c ORDER BY c.implementedAt DESC",
+        id=ci_id,
+        since=since,
+    )
+    return [dict(r["c"]) for r in rows]

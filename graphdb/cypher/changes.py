@@ -30,7 +30,8 @@ def set_derived(tx: ManagedTransaction, change_id: str, values: Mapping[str, Any
 
 def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
     """Every other live change, freeze window and maintenance window that overlaps this
-    change's planned window on its CIs or on CIs in the same dependency chain, with the path."""
+    change's planned window on its CIs or on CIs in the same dependency chain, with the path
+    of CI names from this change's CI to the other's."""
     rows = tx.run(
         "MATCH (c:Change {id: $id}) WHERE c.plannedStart IS NOT NULL AND c.plannedEnd IS NOT NULL "
         "MATCH (c)-[:MODIFIES]->(x:CI) "
@@ -40,9 +41,11 @@ def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
         "    AND o.plannedEnd > c.plannedStart "
         "  OPTIONAL MATCH p1 = shortestPath((x)-[*0..]->(y)) WHERE " + _CHAIN_1 + " "
         "  OPTIONAL MATCH p2 = shortestPath((y)-[*0..]->(x)) WHERE " + _CHAIN_2 + " "
-        "  WITH o, coalesce(p1, p2) AS p WHERE p IS NOT NULL "
+        "  WITH o, CASE WHEN p1 IS NOT NULL THEN [n IN nodes(p1) | n.name] "
+        "    ELSE reverse([n IN nodes(p2) | n.name]) END AS path, p1, p2 "
+        "  WHERE p1 IS NOT NULL OR p2 IS NOT NULL "
         "  RETURN 'change' AS kind, o.id AS otherId, o.number AS otherNumber, o.title AS title, "
-        "    o.plannedStart AS start, o.plannedEnd AS end, [n IN nodes(p) | n.name] AS path "
+        "    o.plannedStart AS start, o.plannedEnd AS end, path "
         "  UNION "
         "  MATCH (f:FreezeWindow) WHERE f.start < c.plannedEnd AND f.end > c.plannedStart "
         "  OPTIONAL MATCH (f)-[:FREEZES]->(z:CI) "
@@ -50,13 +53,14 @@ def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
         "  WITH f, p WHERE f.isGlobal OR p IS NOT NULL "
         "  RETURN 'freeze' AS kind, f.id AS otherId, f.number AS otherNumber, f.title AS title, "
         "    f.start AS start, f.end AS end, "
-        "    CASE WHEN p IS NULL THEN [x.name] ELSE [n IN nodes(p) | n.name] END AS path "
+        "    CASE WHEN p IS NULL THEN [x.name] ELSE reverse([n IN nodes(p) | n.name]) END AS path "
         "  UNION "
         "  MATCH (w:MaintenanceWindow)-[:SCHEDULED_FOR]->(z:CI) "
         "  WHERE w.start < c.plannedEnd AND w.end > c.plannedStart "
         "  MATCH p = shortestPath((z)-[*0..]->(x)) WHERE " + _CHAIN + " "
         "  RETURN 'maintenance' AS kind, w.id AS otherId, w.number AS otherNumber, "
-        "    w.title AS title, w.start AS start, w.end AS end, [n IN nodes(p) | n.name] AS path "
+        "    w.title AS title, w.start AS start, w.end AS end, reverse([n IN nodes(p) | n.name]) "
+        "    AS path "
         "} "
         "RETURN kind, otherId, otherNumber, title, start, end, x.name AS ci, path "
         "ORDER BY kind, otherNumber, size(path)",

@@ -3,13 +3,16 @@ templates and freeze windows, and the approval mutations. The rules are `domain.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 
 from core.changes import CHANGE, CHANGE_TEMPLATE, FREEZE_WINDOW, Decision
 from core.ids import record_id
-from domain.changes import lifecycle
+from core.incidents import INCIDENT
+from domain import records
+from domain.changes import lifecycle, proposals
 from resolvers.payloads import refusals_in_payload
 from resolvers.records import (
     connection_field,
@@ -36,6 +39,30 @@ class ChangeDecisionInput:
 @strawberry.type(description="The answer to approveChange or rejectChange.")
 class ChangeDecisionPayload(MutationPayload):
     change: ChangeNode | None = strawberry.field(default=None, description="The change after.")
+
+
+@strawberry.input(description="Accept a proposed change as an incident's cause.")
+class AcceptChangeProposalInput:
+    incident: strawberry.ID = strawberry.field(description="The incident.")
+    change: strawberry.ID = strawberry.field(description="The change that caused it.")
+
+
+@strawberry.type(description="The answer to acceptChangeProposal.")
+class AcceptChangeProposalPayload(MutationPayload):
+    change: ChangeNode | None = strawberry.field(default=None, description="The causing change.")
+
+
+@strawberry.type(description="Change figures of one service or team over a period.")
+class ChangeMetric:
+    kind: str = strawberry.field(description="service or team.")
+    id: strawberry.ID = strawberry.field(description="The service's or team's stored id.")
+    name: str | None = strawberry.field(description="Its name.")
+    changes: int = strawberry.field(description="Changes implemented on it in the period.")
+    failed: int = strawberry.field(description="Of those, failed or causing an incident.")
+    change_failure_rate: float = strawberry.field(description="failed / changes.")
+    mean_time_to_restore_minutes: float | None = strawberry.field(
+        description="Mean minutes from opening to resolution of the incidents they caused."
+    )
 
 
 async def _decide(info: Info, input: ChangeDecisionInput, decision: Decision) -> Any:
@@ -66,6 +93,21 @@ class ChangeQuery:
     change_templates = connection_field(
         CHANGE_TEMPLATE, ChangeTemplateNode, description="Pre-approved change templates."
     )
+
+    @strawberry.field(
+        description="Change failure rate and mean time to restore per service and per team, "
+        "from changes implemented in [from, to) and the incidents linked to them as caused."
+    )
+    async def change_metrics(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from", description="Start.")],
+        to: Annotated[datetime, strawberry.argument(description="End (excluded).")],
+    ) -> list[ChangeMetric]:
+        ctx = info.context
+        rows = await ctx.run(proposals.metrics, ctx.store, ctx.actor, from_, to)
+        return [ChangeMetric(**{**r, "id": strawberry.ID(r["id"])}) for r in rows]
+
     freeze_window = record_field(FREEZE_WINDOW, FreezeWindowNode)
     freeze_windows = connection_field(
         FREEZE_WINDOW, FreezeWindowNode, description="Freeze windows."
@@ -100,6 +142,22 @@ class ChangeMutation:
     update_change_template = update_field(CHANGE_TEMPLATE, ChangeTemplateNode)
     create_freeze_window = create_field(FREEZE_WINDOW, FreezeWindowNode)
     update_freeze_window = update_field(FREEZE_WINDOW, FreezeWindowNode)
+
+    @strawberry.mutation(description="Link an incident to the change that caused it.")
+    @refusals_in_payload(AcceptChangeProposalPayload)
+    async def accept_change_proposal(
+        self,
+        info: Info,
+        input: Annotated[
+            AcceptChangeProposalInput, strawberry.argument(description="Which and which.")
+        ],
+    ) -> AcceptChangeProposalPayload:
+        ctx = info.context
+        incident_id = record_id(str(input.incident), INCIDENT.label, field="incident")
+        change_id = record_id(str(input.change), CHANGE.label, field="change")
+        await ctx.run(proposals.accept_proposal, ctx.store, ctx.actor, incident_id, change_id)
+        found = await ctx.run(records.by_ids, ctx.store, ctx.actor, CHANGE, [change_id])
+        return AcceptChangeProposalPayload(change=ChangeNode.from_props(found[change_id]))
 
     @strawberry.mutation(description="Approve a change in one approval role.")
     @refusals_in_payload(ChangeDecisionPayload)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.access import SYSTEM
-from core.ids import record_id
+from core.ids import record_id, to_global_id
 from graphdb.write_path import Store
 from tests.conftest import Api
 from tests.test_alerts import alerts, estate, event, process, set_policy
@@ -213,3 +213,89 @@ def test_an_implementing_change_suppresses_alerts_on_its_cis_and_below(
     assert "Kernel upgrade" in found["host-down"]["suppressionReason"]
     assert "host, which it depends on" in found["app-down"]["suppressionReason"]
     assert change["number"] in found["app-down"]["suppressionReason"]
+
+
+def test_an_incident_proposes_recent_upstream_changes_and_accepting_one_feeds_the_metrics(
+    api: Api, store: Store
+) -> None:
+    cis = estate(
+        store,
+        [("shop", "Service"), ("app", "Application"), ("host", "Server"), ("other", "Server")],
+        [("shop", "DEPENDS_ON", "app", {}), ("app", "RUNS_ON", "host", {})],
+    )
+    manager = api.as_role(store, "manager")
+
+    def implemented(title: str, ci: str, hours_ago: float) -> dict[str, Any]:
+        change = create(api, title=title, changeType="EMERGENCY", cis=[cis[ci]])
+        manager.ok(APPROVE, {"input": {"id": change["id"], "approvalRole": "CHANGE_MANAGER"}})
+        change = step(api, change, "IMPLEMENTING")["change"]
+        at = datetime.now(UTC) - timedelta(hours=hours_ago)
+        store.write(
+            SYSTEM,
+            lambda uow: uow.tx.run(
+                "MATCH (c:Change {id: $id}) SET c.implementedAt = $at",
+                id=record_id(change["id"], "Change"),
+                at=at,
+            ).consume(),
+        )
+        return change
+
+    on_host = implemented("Host kernel", "host", 5)
+    on_app = implemented("App config", "app", 30)
+    implemented("Too old", "app", 100)
+    implemented("Elsewhere", "other", 1)
+
+    opened = api.ok(
+        "mutation($input: CreateIncidentInput!) { createIncident(input: $input) { "
+        "userErrors { message } incident { id changeProposals { rank hops reason accepted "
+        "change { number } } changesTouching(days: 2) { number } } } }",
+        {"input": {"title": "Shop slow", "ci": cis["app"], "impact": "HIGH", "urgency": "HIGH"}},
+    )["createIncident"]
+    assert opened["userErrors"] == []
+    incident = opened["incident"]
+    proposals = incident["changeProposals"]
+    # Nearest first: the change on the incident's own CI, then the host one hop up.
+    assert [p["change"]["number"] for p in proposals] == [on_app["number"], on_host["number"]]
+    assert [p["hops"] for p in proposals] == [0, 1]
+    assert "on host, 1 hop(s) upstream" in proposals[1]["reason"]
+    assert {c["number"] for c in incident["changesTouching"]} == {
+        on_app["number"],
+        on_host["number"],
+    }
+
+    accepted = api.ok(
+        "mutation($input: AcceptChangeProposalInput!) { acceptChangeProposal(input: $input) { "
+        "userErrors { code field } change { number } } }",
+        {"input": {"incident": incident["id"], "change": on_host["id"]}},
+    )["acceptChangeProposal"]
+    assert accepted == {"userErrors": [], "change": {"number": on_host["number"]}}
+    again = api.ok(
+        "mutation($input: AcceptChangeProposalInput!) { acceptChangeProposal(input: $input) { "
+        "userErrors { code field } } }",
+        {"input": {"incident": incident["id"], "change": on_host["id"]}},
+    )["acceptChangeProposal"]
+    assert again["userErrors"][0]["code"] == "ALREADY_LINKED"
+    found = api.ok(
+        "query($id: ID!) { node(id: $id) { ... on Incident { causingChanges { number } "
+        "changeProposals { accepted } } } }",
+        {"id": incident["id"]},
+    )["node"]
+    assert found["causingChanges"] == [{"number": on_host["number"]}]
+    assert [p["accepted"] for p in found["changeProposals"]] == [False, True]
+
+    ci_changes = api.ok(
+        "query($id: ID!) { node(id: $id) { ... on CI { changes(days: 2) { number } "
+        "upstream: changes(days: 2, upstream: true) { number } } } }",
+        {"id": to_global_id("CI", cis["app"])},
+    )["node"]
+    assert ci_changes["changes"] == [{"number": on_app["number"]}]
+    assert {c["number"] for c in ci_changes["upstream"]} == {on_app["number"], on_host["number"]}
+
+    now = datetime.now(UTC)
+    metrics = api.ok(
+        "query($from: DateTime!, $to: DateTime!) { changeMetrics(from: $from, to: $to) { "
+        "kind name changes failed changeFailureRate } }",
+        {"from": (now - timedelta(days=2)).isoformat(), "to": now.isoformat()},
+    )["changeMetrics"]
+    shop = next(m for m in metrics if m["kind"] == "service" and m["name"] == "shop")
+    assert shop["changes"] == 2 and shop["failed"] == 1 and shop["changeFailureRate"] == 0.5

@@ -149,3 +149,67 @@ def changes_on(
         since=since,
     )
     return [dict(r["c"]) for r in rows]
+
+
+def recent_upstream(
+    tx: ManagedTransaction, ci_id: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Changes implemented in [since, until] on this CI or anything it depends on, with the
+    fewest hops to each, nearest then newest first."""
+    rows = tx.run(
+        "MATCH p = (x:CI {id: $id})-[*0..]->(u:CI) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "WITH u, min(length(p)) AS hops "
+        "MATCH (c:Change)-[:MODIFIES]->(u) "
+        "WHERE c.implementedAt >= $since AND c.implementedAt <= $until "
+        "WITH c, min(hops) AS hops, head(collect(u.name)) AS ciName "
+        "RETURN c.id AS id, c.number AS number, c.title AS title, c.implementedAt AS at, "
+        "  hops, ciName ORDER BY hops, at DESC, number",
+        id=ci_id,
+        since=since,
+        until=until,
+    )
+    return [dict(r) for r in rows]
+
+
+def proposals(
+    tx: ManagedTransaction, incident_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    rows = tx.run(
+        "MATCH (i:Incident)-[r:PROPOSED_CAUSE]->(c:Change) WHERE i.id IN $ids "
+        "RETURN i.id AS incident, properties(c) AS change, r.rank AS rank, r.hops AS hops, "
+        "  r.reason AS reason, EXISTS { (i)-[:CAUSED_BY_CHANGE]->(c) } AS accepted "
+        "ORDER BY r.rank",
+        ids=list(incident_ids),
+    )
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in incident_ids}
+    for r in rows:
+        out[r["incident"]].append(dict(r))
+    return out
+
+
+def incident_ci(tx: ManagedTransaction, incident_id: str) -> dict[str, Any] | None:
+    record = tx.run(
+        "MATCH (i:Incident {id: $id}) OPTIONAL MATCH (i)-[:AFFECTS]->(c:CI) "
+        "RETURN i.createdAt AS at, c.id AS ci",
+        id=incident_id,
+    ).single()
+    return dict(record) if record else None
+
+
+def change_metrics(tx: ManagedTransaction, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Changes implemented in the period, each with the services whose dependency chain holds a
+    CI it modified, the teams owning those CIs, its outcome and the incidents it caused."""
+    rows = tx.run(
+        "MATCH (c:Change) WHERE c.implementedAt >= $start AND c.implementedAt < $end "
+        "CALL (c) { MATCH (c)-[:MODIFIES]->(x:CI) "
+        "  OPTIONAL MATCH p = (s:Service)-[*0..]->(x) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  OPTIONAL MATCH (x)-[:OWNED_BY]->(t:Team) "
+        "  RETURN collect(DISTINCT {id: s.id, name: s.name}) AS services, "
+        "    collect(DISTINCT {id: t.id, name: t.name}) AS teams } "
+        "OPTIONAL MATCH (i:Incident)-[:CAUSED_BY_CHANGE]->(c) "
+        "RETURN c.id AS id, c.outcome AS outcome, services, teams, "
+        "  collect({openedAt: i.createdAt, resolvedAt: i.resolvedAt, id: i.id}) AS incidents",
+        start=start,
+        end=end,
+    )
+    return [dict(r) for r in rows]

@@ -218,4 +218,9 @@ class ChangeNode(Node, _Served):
         ]
 
 
-__all__ = ["ChangeNode", "ChangeTemplateNode", "FreezeWindowNode"]
+__all__ = [
+    "ApprovalRole",
+    "ChangeNode",
+    "ChangeTemplateNode",
+    "FreezeWindowNode",
+]

@@ -64,7 +64,9 @@ def test_a_normal_change_needs_both_approvals_and_a_refusal_writes_nothing(
     assert change["number"].startswith("CHG") and change["state"] == "DRAFT"
     change = step(api, change, "ASSESSMENT")["change"]
     change = step(api, change, "AUTHORISATION")["change"]
-    before = store.read(lambda tx: tx.run("MATCH (n) RETURN count(n) AS n").single()["n"])
+    before = store.read(
+        lambda tx: tx.run("MATCH (n) RETURN count(n) AS n").single(strict=True)["n"]
+    )
     refused = step(api, change, "SCHEDULED")
     assert refused["change"] is None
     assert refused["userErrors"][0]["code"] == "MISSING_APPROVAL"
@@ -78,7 +80,7 @@ def test_a_normal_change_needs_both_approvals_and_a_refusal_writes_nothing(
         ]
         or "change_manager" in refused["userErrors"][0]["message"]
     )
-    after = store.read(lambda tx: tx.run("MATCH (n) RETURN count(n) AS n").single()["n"])
+    after = store.read(lambda tx: tx.run("MATCH (n) RETURN count(n) AS n").single(strict=True)["n"])
     assert after == before
     assert api.ok("query($id: ID!) { change(id: $id) { state version } }", {"id": change["id"]})[
         "change"
@@ -238,7 +240,8 @@ def test_an_incident_proposes_recent_upstream_changes_and_accepting_one_feeds_th
                 at=at,
             ).consume(),
         )
-        return change
+        done: dict[str, Any] = change
+        return done
 
     on_host = implemented("Host kernel", "host", 5)
     on_app = implemented("App config", "app", 30)

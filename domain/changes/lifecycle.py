@@ -141,7 +141,11 @@ register_guard(NEEDS_OUTCOME, _needs_outcome)
 # -- risk and conflicts, recomputed on every save ------------------------------------------------
 
 _CRITICALITY = {"low": 0, "medium": 5, "high": 15, "critical": 25}
-_TYPE = {ChangeType.STANDARD: 0, ChangeType.NORMAL: 5, ChangeType.EMERGENCY: 20}
+_TYPE: dict[str, int] = {
+    ChangeType.STANDARD.value: 0,
+    ChangeType.NORMAL.value: 5,
+    ChangeType.EMERGENCY.value: 20,
+}
 
 
 def risk_terms(facts: Mapping[str, Any]) -> list[dict[str, Any]]:

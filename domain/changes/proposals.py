@@ -97,7 +97,8 @@ def incident_ci(store: Store, actor: Actor, incident_id: str) -> str | None:
     found = store.read(lambda tx: cypher.incident_ci(tx, incident_id))
     if found is None:
         raise NotFound(INCIDENT.label, incident_id)
-    return found["ci"]
+    ci: str | None = found["ci"]
+    return ci
 
 
 def metrics(store: Store, actor: Actor, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ referred to lazily, since it refers to CIs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -15,7 +16,7 @@ from core.record_types import CI
 from core.records import Direction
 from domain.changes import proposals
 from graphdb.write_path import now
-from schema.context import Info
+from schema.context import Context, Info
 
 if TYPE_CHECKING:
     from schema.changes import ChangeNode
@@ -83,8 +84,10 @@ class IncidentChangeFields:
         ctx = info.context
         incident_id = record_id(str(self.id), INCIDENT.label)
         ci_id = await ctx.run(proposals.incident_ci, ctx.store, ctx.actor, incident_id)
-        rows = await ctx.run(proposals.touching, ctx.store, ctx.actor, ci_id, days, True, now())
-        return [_change(r) for r in rows]
+        if ci_id is None:
+            return []
+        found = await ctx.run(proposals.touching, ctx.store, ctx.actor, [ci_id], days, True, now())
+        return [_change(r) for r in found[ci_id]]
 
 
 @strawberry.type
@@ -103,14 +106,13 @@ class CIChangeFields:
             bool, strawberry.argument(description="Also changes on what it depends on.")
         ] = False,
     ) -> list[Change]:
-        ctx = info.context
-        rows = await ctx.run(
-            proposals.touching,
-            ctx.store,
-            ctx.actor,
-            record_id(str(self.id), CI.label),
-            days,
-            upstream,
-            now(),
-        )
+        # One read for every CI of the request that asks with the same arguments.
+        async def load(ctx: Context, ids: Sequence[str]) -> list[list[dict[str, Any]]]:
+            found = await ctx.run(
+                proposals.touching, ctx.store, ctx.actor, ids, days, upstream, now()
+            )
+            return [found[i] for i in ids]
+
+        loader = info.context.loaders.keyed(f"changes.ci.{days}.{upstream}", load)
+        rows = await loader.load(record_id(str(self.id), CI.label))
         return [_change(r) for r in rows]

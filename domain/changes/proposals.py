@@ -80,16 +80,19 @@ def accept_proposal(store: Store, actor: Actor, incident_id: str, change_id: str
 
 
 def touching(
-    store: Store, actor: Actor, ci_id: str | None, days: int, upstream: bool, until: datetime
-) -> list[dict[str, Any]]:
-    """Changes implemented in the last `days` on the CI, or on anything it depends on."""
+    store: Store,
+    actor: Actor,
+    ci_ids: Sequence[str],
+    days: int,
+    upstream: bool,
+    until: datetime,
+) -> dict[str, list[dict[str, Any]]]:
+    """Changes implemented in the last `days` on each CI, or on anything it depends on."""
     actor.require(Permission.READ)
     if days < 0 or days > 3660:
         raise ValidationFailed("days", "out_of_range", "days is between 0 and 3660")
-    if ci_id is None:
-        return []
     since = until - timedelta(days=days)
-    return store.read(lambda tx: cypher.changes_on(tx, ci_id, since, upstream))
+    return store.read(lambda tx: cypher.changes_on(tx, ci_ids, since, upstream))
 
 
 def incident_ci(store: Store, actor: Actor, incident_id: str) -> str | None:

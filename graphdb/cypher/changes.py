@@ -137,18 +137,22 @@ def implementing_on(tx: ManagedTransaction, ci_ids: Sequence[str]) -> list[dict[
 
 
 def changes_on(
-    tx: ManagedTransaction, ci_id: str, since: datetime, upstream: bool
-) -> list[dict[str, Any]]:
-    """Changes implemented since `since` on this CI, or (upstream) on anything it depends on."""
+    tx: ManagedTransaction, ci_ids: Sequence[str], since: datetime, upstream: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """Changes implemented since `since` on each CI, or (upstream) on anything it depends on."""
     hops = "*0.." if upstream else "*0..0"
     rows = tx.run(
-        f"MATCH p = (x:CI {{id: $id}})-[{hops}]->(u:CI) WHERE all(n IN nodes(p) WHERE n:CI) "
-        "WITH DISTINCT u MATCH (c:Change)-[:MODIFIES]->(u) WHERE c.implementedAt >= $since "
-        "RETURN DISTINCT properties(c) AS c ORDER BY c.implementedAt DESC",
-        id=ci_id,
+        f"UNWIND $ids AS ci MATCH p = (x:CI {{id: ci}})-[{hops}]->(u:CI) "
+        "WHERE all(n IN nodes(p) WHERE n:CI) "
+        "WITH DISTINCT ci, u MATCH (c:Change)-[:MODIFIES]->(u) WHERE c.implementedAt >= $since "
+        "WITH DISTINCT ci, c RETURN ci, properties(c) AS c ORDER BY c.implementedAt DESC",
+        ids=list(ci_ids),
         since=since,
     )
-    return [dict(r["c"]) for r in rows]
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ci_ids}
+    for r in rows:
+        out[r["ci"]].append(dict(r["c"]))
+    return out
 
 
 def recent_upstream(

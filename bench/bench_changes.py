@@ -92,7 +92,7 @@ def seed_changes(
             "-[:AFFECTS]->(x)",
             rows=inc,
         ).consume()
-    return [r["id"] for r in rows]
+    return [str(r["id"]) for r in rows]
 
 
 def raw(driver: neo4j.Driver, work: Any) -> float:

@@ -43,6 +43,7 @@ from bench.common import (
 )
 from bench.estate import generate, validate
 from core.ids import to_global_id
+from domain.changes.lifecycle import not_dependencies
 from graphdb.cypher import changes as cypher
 from graphdb.migrations import migrate
 
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         ci_ids = list(ids.values())
         change_ids = seed_changes(driver, ci_ids, args.changes, args.incidents, args.seed)
         log(f"{len(ci_ids)} CIs, {args.changes} changes, {args.incidents} incidents loaded")
+        skip = not_dependencies()
         save_api: list[float] = []
         save_raw: list[float] = []
         open_api: list[float] = []
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 answer = client(UPDATE, {"input": given})["updateChange"]
                 save_api.append((time.perf_counter() - t0) * 1000)
                 assert not answer["userErrors"], answer
-                save_raw.append(raw(driver, lambda tx, c=change_id: cypher.conflicts(tx, c)))
+                save_raw.append(raw(driver, lambda tx, c=change_id: cypher.conflicts(tx, c, skip)))
 
                 ci_id = rng.choice(ci_ids)
                 t0 = time.perf_counter()
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     raw(
                         driver,
                         lambda tx, c=ci_id, at=at: cypher.recent_upstream(
-                            tx, c, at - timedelta(hours=72), at
+                            tx, c, at - timedelta(hours=72), at, skip
                         ),
                     )
                 )

@@ -36,8 +36,16 @@ from core.errors import ValidationFailed
 from core.records import RecordType, check_properties, check_value
 from core.states import GuardFailure, register_guard
 from domain import records
+from domain.cmdb import RELATIONSHIP_TYPES, Propagation
 from graphdb.cypher import changes as cypher
 from graphdb.write_path import Store, UnitOfWork
+
+
+def not_dependencies() -> list[str]:
+    """The CI relationship types a dependency chain does not follow (informational ones), as
+    the CMDB registry declares them now (configuration may add types)."""
+    return sorted(n for n, r in RELATIONSHIP_TYPES.items() if r.propagation is Propagation.NONE)
+
 
 # -- guards ------------------------------------------------------------------------------------
 
@@ -217,9 +225,11 @@ def _following_hours(uow: UnitOfWork) -> int:
 def refresh(uow: UnitOfWork, change: Mapping[str, Any]) -> None:
     """Recompute the change's risk, conflicts and template as derived figures."""
     change_id = change["id"]
-    terms = risk_terms(cypher.risk_facts(uow.tx, change_id, _following_hours(uow)))
+    terms = risk_terms(
+        cypher.risk_facts(uow.tx, change_id, _following_hours(uow), not_dependencies())
+    )
     score = sum(t["score"] for t in terms)
-    found = cypher.conflicts(uow.tx, change_id)
+    found = cypher.conflicts(uow.tx, change_id, not_dependencies())
     blocking = [c for c in found if c["kind"] != "maintenance"]
     cypher.set_derived(
         uow.tx,
@@ -425,7 +435,8 @@ def approvals_of(store: Store, actor: Actor, ids: Sequence[str]) -> dict[str, li
 
 def conflicts_of(store: Store, actor: Actor, change_id: str) -> list[dict[str, Any]]:
     actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.conflicts(tx, change_id))
+    skip = not_dependencies()
+    return store.read(lambda tx: cypher.conflicts(tx, change_id, skip))
 
 
 def maintenance_reason(uow: UnitOfWork, ci_id: str, upstream: Sequence[str]) -> str | None:

@@ -13,6 +13,7 @@ from core.access import Actor, Permission
 from core.changes import CHANGE, DEFAULT_PROPOSAL_HOURS
 from core.errors import NotFound, ValidationFailed
 from core.incidents import INCIDENT
+from domain.changes.lifecycle import not_dependencies
 from graphdb.cypher import changes as cypher
 from graphdb.write_path import Store, UnitOfWork
 
@@ -32,7 +33,9 @@ def propose_causes(uow: UnitOfWork, incident_id: str, ci_id: str | None) -> None
     if ci_id is None:
         return
     hours = _window_hours(uow)
-    found = cypher.recent_upstream(uow.tx, ci_id, uow.at - timedelta(hours=hours), uow.at)
+    found = cypher.recent_upstream(
+        uow.tx, ci_id, uow.at - timedelta(hours=hours), uow.at, not_dependencies()
+    )
     for rank, c in enumerate(found, start=1):
         ago = (uow.at - _native(c["at"])).total_seconds() / 3600
         where = "on its CI" if c["hops"] == 0 else f"on {c['ciName']}, {c['hops']} hop(s) upstream"
@@ -92,7 +95,8 @@ def touching(
     if days < 0 or days > 3660:
         raise ValidationFailed("days", "out_of_range", "days is between 0 and 3660")
     since = until - timedelta(days=days)
-    return store.read(lambda tx: cypher.changes_on(tx, ci_ids, since, upstream))
+    skip = not_dependencies()
+    return store.read(lambda tx: cypher.changes_on(tx, ci_ids, since, upstream, skip))
 
 
 def incident_ci(store: Store, actor: Actor, incident_id: str) -> str | None:
@@ -109,7 +113,8 @@ def metrics(store: Store, actor: Actor, start: datetime, end: datetime) -> list[
     actor.require(Permission.READ)
     if end <= start:
         raise ValidationFailed("to", "not_after_from", "to is after from")
-    rows = store.read(lambda tx: cypher.change_metrics(tx, start, end))
+    skip = not_dependencies()
+    rows = store.read(lambda tx: cypher.change_metrics(tx, start, end, skip))
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         incidents = [i for i in row["incidents"] if i.get("id")]

@@ -18,9 +18,11 @@ from neo4j import ManagedTransaction
 LIVE_STATES = ("draft", "assessment", "authorisation", "scheduled", "implementing")
 CRITICALITY_ORDER = ("low", "medium", "high", "critical")
 
-_CHAIN = "all(n IN nodes(p) WHERE n:CI)"
-_CHAIN_1 = "all(n IN nodes(p1) WHERE n:CI)"
-_CHAIN_2 = "all(n IN nodes(p2) WHERE n:CI)"
+# A chain is made of CIs joined by relationships a failure travels along: `$skip` names the
+# informational ones (DOCUMENTED_BY), which the CMDB registry declares.
+_CHAIN = "all(n IN nodes(p) WHERE n:CI) AND none(r IN relationships(p) WHERE type(r) IN $skip)"
+_CHAIN_1 = _CHAIN.replace("(p)", "(p1)")
+_CHAIN_2 = _CHAIN.replace("(p)", "(p2)")
 
 
 def set_derived(tx: ManagedTransaction, change_id: str, values: Mapping[str, Any]) -> None:
@@ -28,7 +30,9 @@ def set_derived(tx: ManagedTransaction, change_id: str, values: Mapping[str, Any
     tx.run("MATCH (c:Change {id: $id}) SET c += $values", id=change_id, values=dict(values))
 
 
-def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
+def conflicts(
+    tx: ManagedTransaction, change_id: str, skip: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Every other live change, freeze window and maintenance window that overlaps this
     change's planned window on its CIs or on CIs in the same dependency chain, with the path
     of CI names from this change's CI to the other's."""
@@ -66,6 +70,7 @@ def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
         "ORDER BY kind, otherNumber, size(path)",
         id=change_id,
         live=list(LIVE_STATES),
+        skip=list(skip),
     )
     seen: set[tuple[str, str]] = set()
     out = []
@@ -78,22 +83,24 @@ def conflicts(tx: ManagedTransaction, change_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def risk_facts(tx: ManagedTransaction, change_id: str, following_hours: int) -> dict[str, Any]:
+def risk_facts(
+    tx: ManagedTransaction, change_id: str, following_hours: int, skip: Sequence[str] = ()
+) -> dict[str, Any]:
     """What a change's risk is computed from, over the CIs it modifies."""
     record = tx.run(
         "MATCH (c:Change {id: $id}) "
         "OPTIONAL MATCH (c)-[:MODIFIES]->(x:CI) "
         "WITH c, collect(DISTINCT x) AS cis "
         "CALL (cis) { UNWIND cis AS x OPTIONAL MATCH p = (d:CI)-[*1..6]->(x) "
-        "  WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  WHERE " + _CHAIN + " "
         "  RETURN count(DISTINCT d) AS dependants } "
         "CALL (cis) { UNWIND cis AS x "
-        "  OPTIONAL MATCH p = (s:Service)-[*0..6]->(x) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  OPTIONAL MATCH p = (s:Service)-[*0..6]->(x) WHERE " + _CHAIN + " "
         "  OPTIONAL MATCH (a:SLA {state: 'active'})-[:COVERS]->(s) "
         "  OPTIONAL MATCH (a)-[:AGREED_WITH]->(k:Customer) "
         "  RETURN collect(DISTINCT a.name) AS slas, collect(DISTINCT k.name) AS customers } "
         "CALL (c, cis) { UNWIND cis AS x "
-        "  OPTIONAL MATCH p = (x)-[*0..3]->(u:CI) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  OPTIONAL MATCH p = (x)-[*0..3]->(u:CI) WHERE " + _CHAIN + " "
         "  WITH c, collect(DISTINCT u) AS near "
         "  UNWIND near AS u "
         "  MATCH (e:Change)-[:MODIFIES]->(u) WHERE e.id <> c.id AND e.implementedAt IS NOT NULL "
@@ -109,6 +116,7 @@ def risk_facts(tx: ManagedTransaction, change_id: str, following_hours: int) -> 
         "  earlier, incidents",
         id=change_id,
         hours=following_hours,
+        skip=list(skip),
     ).single(strict=True)
     return dict(record)
 
@@ -137,17 +145,22 @@ def implementing_on(tx: ManagedTransaction, ci_ids: Sequence[str]) -> list[dict[
 
 
 def changes_on(
-    tx: ManagedTransaction, ci_ids: Sequence[str], since: datetime, upstream: bool
+    tx: ManagedTransaction,
+    ci_ids: Sequence[str],
+    since: datetime,
+    upstream: bool,
+    skip: Sequence[str] = (),
 ) -> dict[str, list[dict[str, Any]]]:
     """Changes implemented since `since` on each CI, or (upstream) on anything it depends on."""
     hops = "*0.." if upstream else "*0..0"
     rows = tx.run(
         f"UNWIND $ids AS ci MATCH p = (x:CI {{id: ci}})-[{hops}]->(u:CI) "
-        "WHERE all(n IN nodes(p) WHERE n:CI) "
+        "WHERE " + _CHAIN + " "
         "WITH DISTINCT ci, u MATCH (c:Change)-[:MODIFIES]->(u) WHERE c.implementedAt >= $since "
         "WITH DISTINCT ci, c RETURN ci, properties(c) AS c ORDER BY c.implementedAt DESC",
         ids=list(ci_ids),
         since=since,
+        skip=list(skip),
     )
     out: dict[str, list[dict[str, Any]]] = {i: [] for i in ci_ids}
     for r in rows:
@@ -156,12 +169,16 @@ def changes_on(
 
 
 def recent_upstream(
-    tx: ManagedTransaction, ci_id: str, since: datetime, until: datetime
+    tx: ManagedTransaction,
+    ci_id: str,
+    since: datetime,
+    until: datetime,
+    skip: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Changes implemented in [since, until] on this CI or anything it depends on, with the
     fewest hops to each, nearest then newest first."""
     rows = tx.run(
-        "MATCH p = (x:CI {id: $id})-[*0..]->(u:CI) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "MATCH p = (x:CI {id: $id})-[*0..]->(u:CI) WHERE " + _CHAIN + " "
         "WITH u, min(length(p)) AS hops "
         "MATCH (c:Change)-[:MODIFIES]->(u) "
         "WHERE c.implementedAt >= $since AND c.implementedAt <= $until "
@@ -171,6 +188,7 @@ def recent_upstream(
         id=ci_id,
         since=since,
         until=until,
+        skip=list(skip),
     )
     return [dict(r) for r in rows]
 
@@ -200,13 +218,15 @@ def incident_ci(tx: ManagedTransaction, incident_id: str) -> dict[str, Any] | No
     return dict(record) if record else None
 
 
-def change_metrics(tx: ManagedTransaction, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def change_metrics(
+    tx: ManagedTransaction, start: datetime, end: datetime, skip: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Changes implemented in the period, each with the services whose dependency chain holds a
     CI it modified, the teams owning those CIs, its outcome and the incidents it caused."""
     rows = tx.run(
         "MATCH (c:Change) WHERE c.implementedAt >= $start AND c.implementedAt < $end "
         "CALL (c) { MATCH (c)-[:MODIFIES]->(x:CI) "
-        "  OPTIONAL MATCH p = (s:Service)-[*0..]->(x) WHERE all(n IN nodes(p) WHERE n:CI) "
+        "  OPTIONAL MATCH p = (s:Service)-[*0..]->(x) WHERE " + _CHAIN + " "
         "  OPTIONAL MATCH (x)-[:OWNED_BY]->(t:Team) "
         "  RETURN collect(DISTINCT {id: s.id, name: s.name}) AS services, "
         "    collect(DISTINCT {id: t.id, name: t.name}) AS teams } "
@@ -215,5 +235,6 @@ def change_metrics(tx: ManagedTransaction, start: datetime, end: datetime) -> li
         "  collect({openedAt: i.createdAt, resolvedAt: i.resolvedAt, id: i.id}) AS incidents",
         start=start,
         end=end,
+        skip=list(skip),
     )
     return [dict(r) for r in rows]

@@ -102,7 +102,6 @@ declare(
     CI,
     _plain("Problem", "PRB", "Problem Management", "The cause behind incidents."),
     _plain("KnownError", "KE", "Knowledge Management", "A documented root cause and workaround."),
-    _plain("Change", "CHG", "Change Management", "A code or configuration change."),
     _plain("Release", "REL", "Release Management", "A coordinated delivery of changes."),
     _plain("AuditEntry", None, "Audit", "Who changed what and when."),
     _plain("ApiToken", None, "Access", "An API token, stored as a digest."),
@@ -110,6 +109,7 @@ declare(
 
 # Declared in their process's module, imported here so that every record type is registered.
 import core.agreement_terms  # noqa: E402
+import core.changes  # noqa: E402
 import core.events  # noqa: E402
 import core.incident_clock  # noqa: E402
 import core.incidents  # noqa: E402

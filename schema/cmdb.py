@@ -14,6 +14,7 @@ from core import record_types
 from core.ids import to_global_id
 from domain.cmdb import history_entry, properties_to_attributes
 from schema.alert_fields import CIAlertFields
+from schema.change_fields import CIChangeFields
 from schema.common import AuditEntry, MutationPayload, Node, to_datetime
 from schema.context import Info
 from schema.paging import After, Before, Connection, First, Last, page_of_sorted, page_request
@@ -160,7 +161,7 @@ HISTORY_LIMIT = 100
 @strawberry.type(
     name="CI", description="A configuration item: anything under configuration control."
 )
-class ConfigurationItem(Node, CIAlertFields):
+class ConfigurationItem(Node, CIAlertFields, CIChangeFields):
     number: str | None = strawberry.field(
         description="The number people quote, e.g. CI0000042; unique, never reused."
     )

@@ -22,6 +22,7 @@ from core.records import Direction, RecordType
 from domain.incidents import lifecycle
 from domain.incidents import policy as policies
 from schema.alert_fields import IncidentAlertFields
+from schema.change_fields import IncidentChangeFields
 from schema.cmdb import ConfigurationItem
 from schema.common import Node
 from schema.context import Info
@@ -80,6 +81,7 @@ class IncidentNode(
     IncidentNotificationFields,
     IncidentScopeFields,
     IncidentAlertFields,
+    IncidentChangeFields,
 ):
     record: ClassVar[RecordType] = INCIDENT
     number: str = described(INCIDENT, "number")

@@ -18,6 +18,7 @@ from strawberry.extensions import query_depth_limiter as depth_limit
 from resolvers.access import AccessQuery, reads_need_permission
 from resolvers.agreement_terms import AgreementTermsMutation, AgreementTermsQuery
 from resolvers.availability import AvailabilityMutation, AvailabilityQuery
+from resolvers.changes import ChangeMutation, ChangeQuery
 from resolvers.cmdb import CMDBMutation, CMDBQuery
 from resolvers.events import AlertSubscription, EventMutation, EventQuery
 from resolvers.governing import GoverningQuery
@@ -53,6 +54,7 @@ class Query(
     EventQuery,
     AvailabilityQuery,
     ThresholdQuery,
+    ChangeQuery,
     AccessQuery,
 ):
     pass
@@ -73,6 +75,7 @@ class Mutation(
     EventMutation,
     AvailabilityMutation,
     ThresholdMutation,
+    ChangeMutation,
 ):
     pass
 

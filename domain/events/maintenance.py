@@ -16,6 +16,7 @@ from core.errors import ValidationFailed
 from core.record_types import Lifecycle
 from core.records import RecordType
 from domain import records
+from domain.changes import lifecycle as changes
 from graphdb.cypher import alerts as cypher
 from graphdb.write_path import Store, UnitOfWork, now
 
@@ -25,6 +26,9 @@ def suppression(uow: UnitOfWork, ci_id: str, upstream: Sequence[str], at: dateti
     facts = cypher.ci_facts(uow.tx, ci_id)
     if facts is not None and facts.get("lifecycle") == Lifecycle.MAINTENANCE:
         return f"{facts['name']} is in maintenance (its lifecycle)"
+    by_change = changes.maintenance_reason(uow, ci_id, upstream)
+    if by_change is not None:
+        return by_change
     windows = cypher.active_windows(uow.tx, [ci_id, *upstream], at)
     if not windows:
         return None

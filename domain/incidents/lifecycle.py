@@ -30,6 +30,7 @@ from core.record_types import Criticality
 from core.records import RecordType, check_properties
 from core.states import GuardFailure, register_guard
 from domain import notifications, records
+from domain.changes import proposals
 from domain.incidents import clock, events
 from domain.incidents.events import Change
 from domain.incidents.policy import Policy, current, stricter
@@ -207,6 +208,7 @@ def open_incident_in(
     )
     incident_id = created["id"]
     _link_governance(uow, incident_id, decision.governance)
+    proposals.propose_causes(uow, incident_id, ci_id)
     if team is not None:
         uow.transition(LABEL, incident_id, IncidentState.ASSIGNED, expected_version=None)
     after = uow.lock(LABEL, incident_id)

@@ -13,7 +13,7 @@ import enum
 from core import (
     incidents,  # noqa: F401 - a change addresses incidents: declared first
     links,
-    record_types,  # noqa: F401 - and problems, declared there
+    problems,  # noqa: F401 - and problems: declared first too
 )
 from core.access import Role
 from core.records import Kind, LinkField, Prop, RecordType, declare, describe

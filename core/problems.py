@@ -12,8 +12,9 @@ import enum
 
 from core import links
 from core.access import Role
+from core.incidents import INCIDENT
 from core.priority import Priority
-from core.records import Kind, LinkField, Prop, RecordType, declare, describe
+from core.records import Direction, Kind, LinkField, Prop, RecordType, declare, describe
 from core.states import StateMachine, Transition
 
 PROCESS = "Problem Management"
@@ -224,14 +225,22 @@ PROBLEM = RecordType(
             values=Trigger,
             default=Trigger.MANUAL,
             indexed=True,
+            derived=True,
         ),
-        Prop("triggerReason", Kind.TEXT, "Why it opened, in words."),
+        Prop("triggerReason", Kind.TEXT, "Why it opened, in words.", derived=True),
         Prop("state", Kind.STRING, "Where the problem stands.", values=ProblemState, indexed=True),
         Prop("resolvedAt", Kind.DATETIME, "When it was last resolved.", derived=True),
     ),
     states=PROBLEM_STATES,
     link_fields=(
         LinkField("cisAtFault", "AT_FAULT", "CI", description="The CIs at fault, by CI id."),
+        LinkField(
+            "incidents",
+            "CAUSED_BY",
+            INCIDENT.label,
+            direction=Direction.IN,
+            description="The incidents it causes, by incident id.",
+        ),
     ),
 )
 
@@ -254,6 +263,13 @@ KNOWN_ERROR = RecordType(
     link_fields=(
         LinkField(
             "cis", "APPLIES_TO", "CI", description="The CIs or Services it applies to, by CI id."
+        ),
+        LinkField(
+            "problem",
+            "DOCUMENTS",
+            "Problem",
+            many=False,
+            description="The problem it documents; a generated one follows it.",
         ),
     ),
 )

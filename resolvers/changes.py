@@ -120,14 +120,14 @@ class ChangeMutation:
         CHANGE,
         ChangeNode,
         ChangeNode.from_props,
-        create=lifecycle.create_change,
+        also=lifecycle.saved,
         description="Raise a change; its risk and conflicts are computed as it is saved.",
     )
     update_change = update_field(
         CHANGE,
         ChangeNode,
         ChangeNode.from_props,
-        update=lifecycle.update_change,
+        also=lifecycle.saved,
         description="Change a change; its risk and conflicts are computed again.",
     )
     transition_change = transition_field(

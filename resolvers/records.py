@@ -193,13 +193,15 @@ def transition_field(
     description: str | None = None,
     permission: Permission = Permission.WORK_RECORDS,
     transition: Creator | None = None,
+    also: records.Also | None = None,
 ) -> StrawberryField:
     """A mutation `transition<Label>(input: {id, version, state, changes})`: the record after the
     step, or `userErrors`; an invalid step names the current state and the allowed ones.
     `transition` is the process's domain function for steps that write more than the record
     (a publish that stores a revision), called as `domain.records.transition` is (which it
-    defaults to)."""
+    defaults to); `also` runs after the step, in the same transaction."""
     step = transition or records.transition
+    extra = {"also": also} if also is not None else {}
 
     def write(info: Info, input: Any) -> dict[str, Any]:
         ctx = info.context
@@ -213,6 +215,7 @@ def transition_field(
                 version=input.version,
                 changes=input_values(record, input.changes),
                 permission=permission,
+                **extra,
             )
         # The state machine's refusals are the input's fault: userErrors at the field to blame.
         except InvalidTransition as refused:
@@ -270,13 +273,16 @@ def create_field(
     from_props: FromProps | None = None,
     *,
     create: Creator | None = None,
+    also: records.Also | None = None,
     permission: Permission = Permission.WORK_RECORDS,
     description: str | None = None,
 ) -> StrawberryField:
     """A mutation `create<Label>(input: Create<Label>Input!)`: the new record, or `userErrors`
     naming the field; nothing is written when it is refused. `create` is the process's domain
-    function, called as `domain.records.create` is (which it defaults to)."""
+    function, called as `domain.records.create` is (which it defaults to); `also` is the
+    process's own step after the kernel's, in the same transaction (risk, conflicts)."""
     make = create or records.create
+    extra = {"also": also} if also is not None else {}
 
     def write(info: Info, input: Any) -> dict[str, Any]:
         ctx = info.context
@@ -287,6 +293,7 @@ def create_field(
             input_values(record, input),
             link_values(record, input),
             permission=permission,
+            **extra,
         )
 
     return _mutation(
@@ -306,13 +313,16 @@ def update_field(
     from_props: FromProps | None = None,
     *,
     update: Creator | None = None,
+    also: records.Also | None = None,
     permission: Permission = Permission.WORK_RECORDS,
     description: str | None = None,
 ) -> StrawberryField:
     """A mutation `update<Label>(input: Update<Label>Input!)`: the given properties change and a
     given link field replaces its set; `update` is the process's domain function, called as
-    `domain.records.update` is (which it defaults to)."""
+    `domain.records.update` is (which it defaults to); `also` runs after it, in the same
+    transaction, on the record as changed."""
     change = update or records.update
+    extra = {"also": also} if also is not None else {}
 
     def write(info: Info, input: Any) -> dict[str, Any]:
         ctx = info.context
@@ -325,6 +335,7 @@ def update_field(
             link_values(record, input),
             version=input.version,
             permission=permission,
+            **extra,
         )
 
     return _mutation(

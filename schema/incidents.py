@@ -27,7 +27,9 @@ from schema.cmdb import ConfigurationItem
 from schema.common import Node
 from schema.context import Info
 from schema.incident_clock import IncidentClockFields
+from schema.known_error_fields import IncidentKnownErrorFields
 from schema.notifications import IncidentNotificationFields
+from schema.problem_fields import IncidentProblemFields
 from schema.records import described, node_values, state_enum, values_enum
 from schema.service_desk import IncidentScopeFields
 from schema.service_level import OLANode, PersonNode, SLANode, TeamNode, _nodes, _Served
@@ -82,6 +84,8 @@ class IncidentNode(
     IncidentScopeFields,
     IncidentAlertFields,
     IncidentChangeFields,
+    IncidentProblemFields,
+    IncidentKnownErrorFields,
 ):
     record: ClassVar[RecordType] = INCIDENT
     number: str = described(INCIDENT, "number")

@@ -25,7 +25,9 @@ from resolvers.governing import GoverningQuery
 from resolvers.incidents import IncidentMutation, IncidentQuery
 from resolvers.ingest import IngestMutation
 from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
+from resolvers.known_errors import KnownErrorMutation, KnownErrorQuery
 from resolvers.nodes import NodeQuery
+from resolvers.problems import ProblemMutation, ProblemQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from resolvers.thresholds import ThresholdMutation, ThresholdQuery
@@ -55,6 +57,8 @@ class Query(
     AvailabilityQuery,
     ThresholdQuery,
     ChangeQuery,
+    ProblemQuery,
+    KnownErrorQuery,
     AccessQuery,
 ):
     pass
@@ -76,6 +80,8 @@ class Mutation(
     AvailabilityMutation,
     ThresholdMutation,
     ChangeMutation,
+    ProblemMutation,
+    KnownErrorMutation,
 ):
     pass
 

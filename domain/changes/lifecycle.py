@@ -35,7 +35,6 @@ from core.changes import (
 from core.errors import ValidationFailed
 from core.records import RecordType, check_properties, check_value
 from core.states import GuardFailure, register_guard
-from domain import records
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation
 from graphdb.cypher import changes as cypher
 from graphdb.write_path import Store, UnitOfWork
@@ -261,7 +260,9 @@ def _check_template(uow: UnitOfWork, change: Mapping[str, Any]) -> None:
         raise ValidationFailed("template", "template_inactive", "the template is not active")
 
 
-def _saved(uow: UnitOfWork, change: dict[str, Any]) -> None:
+def saved(uow: UnitOfWork, change: dict[str, Any]) -> None:
+    """After every save of a change (`also` of createChange and updateChange): its template
+    checked, its window checked, its risk and conflicts computed again."""
     _check_template(uow, change)
     if change.get("plannedStart") and change.get("plannedEnd"):
         start, end = (
@@ -273,44 +274,6 @@ def _saved(uow: UnitOfWork, change: dict[str, Any]) -> None:
                 "plannedEnd", "not_after_start", "a change's planned end is after its start"
             )
     refresh(uow, change)
-
-
-def create_change(
-    store: Store,
-    actor: Actor,
-    record: RecordType,
-    values: Mapping[str, Any],
-    links: Mapping[str, Sequence[str] | None] | None = None,
-    *,
-    permission: Permission = Permission.WORK_RECORDS,
-) -> dict[str, Any]:
-    """`createChange`: the kernel's create, then the change's risk and conflicts."""
-    return records.create(store, actor, record, values, links, permission=permission, also=_saved)
-
-
-def update_change(
-    store: Store,
-    actor: Actor,
-    record: RecordType,
-    record_id: str,
-    values: Mapping[str, Any],
-    links: Mapping[str, Sequence[str] | None] | None = None,
-    *,
-    version: int | None,
-    permission: Permission = Permission.WORK_RECORDS,
-) -> dict[str, Any]:
-    """`updateChange`: the kernel's update, then risk and conflicts again."""
-    return records.update(
-        store,
-        actor,
-        record,
-        record_id,
-        values,
-        links,
-        version=version,
-        permission=permission,
-        also=_saved,
-    )
 
 
 def _step(

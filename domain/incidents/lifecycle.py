@@ -35,6 +35,7 @@ from domain.incidents import clock, events
 from domain.incidents.events import Change
 from domain.incidents.policy import Policy, current, stricter
 from domain.notifications import Addressee, messages
+from domain.problems import triggers as problem_triggers
 from domain.service_level.governing import Governance, govern
 from graphdb import timers
 from graphdb.cypher import incidents as cypher
@@ -209,6 +210,7 @@ def open_incident_in(
     incident_id = created["id"]
     _link_governance(uow, incident_id, decision.governance)
     proposals.propose_causes(uow, incident_id, ci_id)
+    problem_triggers.incident_opened(uow, created, ci_id)
     if team is not None:
         uow.transition(LABEL, incident_id, IncidentState.ASSIGNED, expected_version=None)
     after = uow.lock(LABEL, incident_id)
@@ -439,6 +441,7 @@ def stepped(uow: UnitOfWork, after: Mapping[str, Any], target: str) -> None:
             derived["reopenUntil"] = None
             timers.cancel_timer(uow, AUTO_CLOSE, LABEL, incident_id)
     if target == IncidentState.RESOLVED:
+        problem_triggers.incident_resolved(uow, after)
         window = current(uow.tx).reopen_window
         derived.update(resolvedAt=at, reopenUntil=at + window)
         if after.get("respondedAt") is None:

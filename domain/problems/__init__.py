@@ -8,6 +8,7 @@ from typing import Any
 
 from core.problems import KNOWN_ERROR, NEEDS_ROOT_CAUSE, PROBLEM, KnownErrorState, ProblemState
 from core.states import GuardFailure, register_guard
+from graphdb.cypher import problems as cypher
 from graphdb.write_path import UnitOfWork
 
 
@@ -30,7 +31,8 @@ def resolve_problem(uow: UnitOfWork, problem_id: str, actor: Any, reason: str) -
         return problem
     after = uow.transition(PROBLEM.label, problem_id, ProblemState.RESOLVED, expected_version=None)
     uow.audit("resolve", PROBLEM.label, problem_id, None, {"why": reason})
-    return after
+    stepped(uow, after)
+    return uow.lock(PROBLEM.label, problem_id)
 
 
 def reopen_problem(uow: UnitOfWork, problem_id: str, actor: Any, reason: str) -> dict[str, Any]:
@@ -42,7 +44,8 @@ def reopen_problem(uow: UnitOfWork, problem_id: str, actor: Any, reason: str) ->
         PROBLEM.label, problem_id, ProblemState.UNDER_INVESTIGATION, expected_version=None
     )
     uow.audit("reopen", PROBLEM.label, problem_id, None, {"why": reason})
-    return after
+    stepped(uow, after)
+    return uow.lock(PROBLEM.label, problem_id)
 
 
 def mark_known_error_fixed(uow: UnitOfWork, ke_id: str, actor: Any) -> dict[str, Any]:
@@ -59,3 +62,19 @@ def reopen_known_error(uow: UnitOfWork, ke_id: str, actor: Any) -> dict[str, Any
     if ke.get("state") != KnownErrorState.FIXED:
         return ke
     return uow.transition(KNOWN_ERROR.label, ke_id, KnownErrorState.ACTIVE, expected_version=None)
+
+
+def saved(uow: UnitOfWork, problem: dict[str, Any]) -> None:
+    """After every save of a problem (`also` of createProblem and updateProblem): its known
+    error generated or brought in step."""
+    from domain.problems import known_errors
+
+    known_errors.follow_problem(uow, uow.lock(PROBLEM.label, problem["id"]))
+
+
+def stepped(uow: UnitOfWork, problem: dict[str, Any]) -> None:
+    """After every step of a problem (`also` of transitionProblem): when it was resolved kept,
+    and its known error brought in step."""
+    if problem.get("state") == ProblemState.RESOLVED:
+        cypher.set_derived(uow.tx, problem["id"], {"resolvedAt": uow.at})
+    saved(uow, problem)

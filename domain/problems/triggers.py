@@ -1,0 +1,277 @@
+"""When problems open by themselves, and which problem a new incident belongs to.
+
+As an incident opens on a CI, the open problems at fault on that CI or on anything it needs
+(the CMDB's dependency walk, `domain.impact`) explain it: it is linked to the nearest (CAUSED_BY)
+or proposed for it (PROPOSED_FOR), as the policy says, and no new problem opens. Otherwise the
+recurrence triggers count the incidents of the policy's window: enough on the one CI, or enough
+on CIs that all need one upstream CI (the nearest such CI is the common cause, put at fault).
+A major incident opens a problem when it is resolved; an outage over what its SLA allows, when
+it ends (`domain.problems.outages`). Each problem says which trigger opened it and why.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.access import Actor, Permission
+from core.errors import ValidationFailed
+from core.incidents import INCIDENT
+from core.priority import Priority
+from core.problems import OPEN_STATES, PROBLEM, LinkMode, Trigger
+from core.records import check_properties
+from domain import impact, records
+from domain.problems import known_errors
+from domain.problems.policy import Policy, current
+from graphdb.cypher import problems as cypher
+from graphdb.write_path import Store, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a trigger found: the problem to open, its CIs at fault and its incidents."""
+
+    trigger: Trigger
+    reason: str
+    title: str
+    at_fault: Sequence[str]
+    source_incident: str
+    incidents: Sequence[str]  # linked as caused by it, the source included
+    priority: str | None = None
+
+
+def open_problem_in(uow: UnitOfWork, opening: Opening) -> dict[str, Any]:
+    """Open a problem from a trigger inside the caller's unit of work: at fault on its CIs,
+    triggered by its source incident, every incident linked as caused by it. Returns it."""
+    values = check_properties(
+        PROBLEM,
+        {"title": opening.title[:200], "priority": opening.priority or Priority.P3.value},
+        creating=True,
+    )
+    links = records.checked_links(PROBLEM, {"cisAtFault": list(opening.at_fault)}, creating=True)
+    created = records.create_in(
+        uow,
+        PROBLEM,
+        values,
+        links,
+        {"trigger": opening.trigger.value, "triggerReason": opening.reason},
+    )
+    problem_id = created["id"]
+    uow.link(PROBLEM.label, problem_id, "TRIGGERED_BY", INCIDENT.label, opening.source_incident)
+    for incident_id in dict.fromkeys(opening.incidents):
+        _link(uow, incident_id, problem_id, opening.reason)
+    return uow.lock(PROBLEM.label, problem_id)
+
+
+def _link(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:
+    state = cypher.linked(uow.tx, incident_id, problem_id)
+    if state["caused"]:
+        return
+    if state["proposed"]:
+        cypher.drop_proposal(uow.tx, incident_id, problem_id)
+    uow.link(INCIDENT.label, incident_id, "CAUSED_BY", PROBLEM.label, problem_id, {"why": why})
+
+
+def link_by_hand(store: Store, actor: Actor, incident_id: str, problem_id: str) -> None:
+    """`linkIncidentToProblem`: an incident linked to a problem as caused by it."""
+    actor.require(Permission.WORK_RECORDS)
+
+    def work(uow: UnitOfWork) -> None:
+        uow.lock(INCIDENT.label, incident_id)
+        problem = uow.lock(PROBLEM.label, problem_id)
+        if cypher.linked(uow.tx, incident_id, problem_id)["caused"]:
+            raise ValidationFailed(
+                "incident",
+                "already_linked",
+                f"the incident is already linked to {problem['number']}",
+            )
+        _link(uow, incident_id, problem_id, f"linked by {actor.name}")
+        uow.touch(PROBLEM.label, problem_id)
+
+    store.write(actor, work)
+
+
+def accept_proposal(store: Store, actor: Actor, incident_id: str, problem_id: str) -> None:
+    """`acceptProblemProposal`: the proposal is taken, the incident linked as caused."""
+    actor.require(Permission.WORK_RECORDS)
+
+    def work(uow: UnitOfWork) -> None:
+        uow.lock(INCIDENT.label, incident_id)
+        problem = uow.lock(PROBLEM.label, problem_id)
+        if not cypher.linked(uow.tx, incident_id, problem_id)["proposed"]:
+            raise ValidationFailed(
+                "problem",
+                "not_proposed",
+                f"{problem['number']} is not proposed for the incident",
+            )
+        _link(uow, incident_id, problem_id, f"proposal accepted by {actor.name}")
+        uow.touch(PROBLEM.label, problem_id)
+
+    store.write(actor, work)
+
+
+# -- the dependency walk ------------------------------------------------------------------------
+
+
+def _upstream(needs: Mapping[str, list[impact.Edge]], root: str) -> dict[str, int]:
+    """Every CI the root needs, with the fewest hops to it; the root itself at 0."""
+    hops = {root: 0}
+    todo = deque([root])
+    while todo:
+        ci = todo.popleft()
+        if hops[ci] >= impact.MAX_DEPTH:
+            continue
+        for edge in needs.get(ci, []):
+            if edge.provider not in hops:
+                hops[edge.provider] = hops[ci] + 1
+                todo.append(edge.provider)
+    return hops
+
+
+def _nearest(found: list[dict[str, Any]], hops: Mapping[str, int]) -> dict[str, Any] | None:
+    """The open problem at fault on the CI nearest the incident's, the oldest on a tie."""
+    best: tuple[int, int] | None = None
+    chosen = None
+    for order, row in enumerate(found):
+        distance = min(hops[c] for c in row["cis"] if c in hops)
+        if best is None or (distance, order) < best:
+            best, chosen = (distance, order), row
+    return chosen
+
+
+# -- as an incident opens -----------------------------------------------------------------------
+
+
+def incident_opened(uow: UnitOfWork, incident: Mapping[str, Any], ci_id: str | None) -> None:
+    """Called as an incident opens (in its transaction): matched to known errors, linked to the
+    open problem that explains it or proposed for it, or a recurrence trigger opens one."""
+    known_errors.match_incident(uow, incident["id"], ci_id)
+    if ci_id is None:
+        return
+    policy = current(uow)
+    recent = cypher.recent_incidents(uow.tx, uow.at - policy.recurrence_window, ())
+    starts = sorted({ci_id, *(r["ci"] for r in recent)})
+    needs, _ = impact.needs_of(uow.tx, starts)
+    hops = _upstream(needs, ci_id)
+    names = cypher.ci_names(uow.tx, sorted(hops))
+    explaining = cypher.open_at_fault(uow.tx, sorted(hops), OPEN_STATES)
+    nearest = _nearest(explaining, hops)
+    if nearest is not None:
+        _follow(uow, policy, incident, nearest, hops, names)
+        return
+    opening = _recurrence(incident, ci_id, recent, needs, hops, names, policy)
+    if opening is not None:
+        opened = open_problem_in(uow, opening)
+        known_errors.follow_problem(uow, opened)
+
+
+def _follow(
+    uow: UnitOfWork,
+    policy: Policy,
+    incident: Mapping[str, Any],
+    found: Mapping[str, Any],
+    hops: Mapping[str, int],
+    names: Mapping[str, str],
+) -> None:
+    problem = found["problem"]
+    at = min((c for c in found["cis"] if c in hops), key=lambda c: hops[c])
+    where = (
+        f"on its CI {names.get(at, at)}"
+        if hops[at] == 0
+        else f"on {names.get(at, at)}, {hops[at]} hop(s) upstream of its CI"
+    )
+    why = f"{problem['number']} ({problem['title']}) is open with the fault {where}"
+    if policy.link_mode is LinkMode.LINK:
+        _link(uow, incident["id"], problem["id"], why)
+    else:
+        uow.link(
+            INCIDENT.label,
+            incident["id"],
+            "PROPOSED_FOR",
+            PROBLEM.label,
+            problem["id"],
+            {"why": why},
+        )
+
+
+def _recurrence(
+    incident: Mapping[str, Any],
+    ci_id: str,
+    recent: Sequence[Mapping[str, Any]],
+    needs: Mapping[str, list[impact.Edge]],
+    hops: Mapping[str, int],
+    names: Mapping[str, str],
+    policy: Policy,
+) -> Opening | None:
+    wanted = policy.recurrence_count
+    window = _hours(policy)
+    on_ci = [r for r in recent if r["ci"] == ci_id]
+    if len(on_ci) >= wanted:
+        numbers = ", ".join(r["number"] for r in on_ci)
+        name = names.get(ci_id, ci_id)
+        return Opening(
+            Trigger.RECURRENCE_ON_CI,
+            f"{len(on_ci)} incidents within {window} on {name} ({numbers}); the policy opens a "
+            f"problem at {wanted}",
+            f"Recurring incidents on {name}",
+            [ci_id],
+            incident["id"],
+            [r["id"] for r in on_ci],
+        )
+    if not policy.upstream_recurrence:
+        return None
+    reach = {ci: _upstream(needs, ci) for ci in {r["ci"] for r in recent}}
+    # The nearest CI the incident's CI needs below which enough incidents fell, on two CIs or
+    # more: the common cause the dependency graph points at.
+    for upstream in sorted((c for c in hops if c != ci_id), key=lambda c: (hops[c], c)):
+        below = [r for r in recent if upstream in reach.get(r["ci"], {})]
+        if len(below) >= wanted and len({r["ci"] for r in below}) >= 2:
+            name = names.get(upstream, upstream)
+            on = sorted({r["ciName"] for r in below})
+            numbers = ", ".join(r["number"] for r in below)
+            return Opening(
+                Trigger.RECURRENCE_BELOW_UPSTREAM,
+                f"{len(below)} incidents within {window} on {', '.join(on)}, which all depend "
+                f"on {name} ({numbers}); the policy opens a problem at {wanted}",
+                f"Recurring incidents below {name}",
+                [upstream],
+                incident["id"],
+                [r["id"] for r in below],
+            )
+    return None
+
+
+def _hours(policy: Policy) -> str:
+    hours = int(policy.recurrence_window.total_seconds() // 3600)
+    return f"{hours} h"
+
+
+# -- as an incident is resolved ------------------------------------------------------------------
+
+
+def incident_resolved(uow: UnitOfWork, incident: Mapping[str, Any]) -> None:
+    """A major incident resolved opens a problem, unless an open problem already explains it."""
+    if not incident.get("major"):
+        return
+    policy = current(uow)
+    if not policy.major_incident_trigger:
+        return
+    if cypher.open_caused(uow.tx, incident["id"], OPEN_STATES):
+        return
+    ci_id = cypher.incident_ci(uow.tx, incident["id"])
+    opened = open_problem_in(
+        uow,
+        Opening(
+            Trigger.MAJOR_INCIDENT,
+            f"{incident['number']} ({incident['title']}) was a major incident, resolved; the "
+            "policy opens a problem for every one",
+            f"Cause of {incident['number']}: {incident['title']}",
+            [ci_id] if ci_id else [],
+            incident["id"],
+            [incident["id"]],
+            incident.get("priority"),
+        ),
+    )
+    known_errors.follow_problem(uow, opened)

@@ -1,0 +1,99 @@
+"""Cypher of Problem Management: the policy, the open problems at fault on a set of CIs, and the
+recent incidents the recurrence triggers count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+
+def set_derived(tx: ManagedTransaction, problem_id: str, values: dict[str, Any]) -> None:
+    """Facts the history already holds (when it was resolved), stored without a new version."""
+    tx.run("MATCH (p:Problem {id: $id}) SET p += $values", id=problem_id, values=values).consume()
+
+
+def policy(tx: ManagedTransaction) -> dict[str, Any] | None:
+    # One policy is written; should two first writes race, the older one counts.
+    record = tx.run(
+        "MATCH (p:ProblemPolicy) WITH p ORDER BY p.createdAt LIMIT 1 RETURN properties(p) AS p"
+    ).single()
+    return dict(record["p"]) if record is not None else None
+
+
+def open_at_fault(
+    tx: ManagedTransaction, ci_ids: Sequence[str], open_states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Open problems with any of these CIs at fault, each with the CIs of the set it has."""
+    rows = tx.run(
+        "MATCH (p:Problem)-[:AT_FAULT]->(c:CI) WHERE c.id IN $ids AND p.state IN $open "
+        "WITH p, collect(c.id) AS cis "
+        "RETURN properties(p) AS problem, cis ORDER BY p.createdAt, p.number",
+        ids=list(ci_ids),
+        open=list(open_states),
+    )
+    return [dict(r) for r in rows]
+
+
+def open_caused(
+    tx: ManagedTransaction, incident_id: str, open_states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Open problems the incident is already linked to as caused by."""
+    rows = tx.run(
+        "MATCH (:Incident {id: $id})-[:CAUSED_BY]->(p:Problem) WHERE p.state IN $open "
+        "RETURN properties(p) AS p ORDER BY p.number",
+        id=incident_id,
+        open=list(open_states),
+    )
+    return [dict(r["p"]) for r in rows]
+
+
+def recent_incidents(
+    tx: ManagedTransaction, since: datetime, skip_states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Incidents opened since `since` on a CI, with that CI, oldest first; not the cancelled."""
+    rows = tx.run(
+        "MATCH (i:Incident)-[:AFFECTS]->(c:CI) "
+        "WHERE i.createdAt >= $since AND NOT i.state IN $skip "
+        "RETURN i.id AS id, i.number AS number, i.createdAt AS at, c.id AS ci, c.name AS ciName "
+        "ORDER BY i.createdAt, i.number",
+        since=since,
+        skip=list(skip_states),
+    )
+    return [dict(r) for r in rows]
+
+
+def linked(tx: ManagedTransaction, incident_id: str, problem_id: str) -> dict[str, bool]:
+    row = tx.run(
+        "MATCH (i:Incident {id: $i}), (p:Problem {id: $p}) "
+        "RETURN EXISTS { (i)-[:CAUSED_BY]->(p) } AS caused, "
+        "  EXISTS { (i)-[:PROPOSED_FOR]->(p) } AS proposed",
+        i=incident_id,
+        p=problem_id,
+    ).single()
+    return {"caused": bool(row and row["caused"]), "proposed": bool(row and row["proposed"])}
+
+
+def drop_proposal(tx: ManagedTransaction, incident_id: str, problem_id: str) -> int:
+    summary = tx.run(
+        "MATCH (:Incident {id: $i})-[r:PROPOSED_FOR]->(:Problem {id: $p}) DELETE r",
+        i=incident_id,
+        p=problem_id,
+    ).consume()
+    return int(summary.counters.relationships_deleted)
+
+
+def incident_ci(tx: ManagedTransaction, incident_id: str) -> str | None:
+    row = tx.run(
+        "MATCH (:Incident {id: $id})-[:AFFECTS]->(c:CI) RETURN c.id AS ci LIMIT 1", id=incident_id
+    ).single()
+    return row["ci"] if row else None
+
+
+def ci_names(tx: ManagedTransaction, ci_ids: Sequence[str]) -> dict[str, str]:
+    rows = tx.run(
+        "MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id, c.name AS name", ids=list(ci_ids)
+    )
+    return {r["id"]: r["name"] for r in rows}

@@ -144,6 +144,12 @@ def _nearest(found: list[dict[str, Any]], hops: Mapping[str, int]) -> dict[str, 
 # -- as an incident opens -----------------------------------------------------------------------
 
 
+# The upstream trigger counts the newest incidents of the window, not all of them: a storm of
+# thousands in the window would otherwise make every new incident walk the dependencies of
+# each. Far more than any recurrence count a policy sets.
+RECURRENCE_SAMPLE = 200
+
+
 def incident_opened(uow: UnitOfWork, incident: Mapping[str, Any], ci_id: str | None) -> None:
     """Called as an incident opens (in its transaction): matched to known errors, linked to the
     open problem that explains it or proposed for it, or a recurrence trigger opens one."""
@@ -151,17 +157,13 @@ def incident_opened(uow: UnitOfWork, incident: Mapping[str, Any], ci_id: str | N
     if ci_id is None:
         return
     policy = current(uow)
-    recent = cypher.recent_incidents(uow.tx, uow.at - policy.recurrence_window, ())
-    starts = sorted({ci_id, *(r["ci"] for r in recent)})
-    needs, _ = impact.needs_of(uow.tx, starts)
-    hops = _upstream(needs, ci_id)
-    names = cypher.ci_names(uow.tx, sorted(hops))
+    hops = {ci_id: 0, **dict(impact.dependency_reach(uow.tx, ci_id, max_depth=impact.MAX_DEPTH))}
     explaining = cypher.open_at_fault(uow.tx, sorted(hops), OPEN_STATES)
     nearest = _nearest(explaining, hops)
     if nearest is not None:
-        _follow(uow, policy, incident, nearest, hops, names)
+        _follow(uow, policy, incident, nearest, hops)
         return
-    opening = _recurrence(incident, ci_id, recent, needs, hops, names, policy)
+    opening = _recurrence(uow, incident, ci_id, hops, policy)
     if opening is not None:
         opened = open_problem_in(uow, opening)
         known_errors.follow_problem(uow, opened)
@@ -173,10 +175,10 @@ def _follow(
     incident: Mapping[str, Any],
     found: Mapping[str, Any],
     hops: Mapping[str, int],
-    names: Mapping[str, str],
 ) -> None:
     problem = found["problem"]
     at = min((c for c in found["cis"] if c in hops), key=lambda c: hops[c])
+    names = cypher.ci_names(uow.tx, [at])
     where = (
         f"on its CI {names.get(at, at)}"
         if hops[at] == 0
@@ -197,20 +199,19 @@ def _follow(
 
 
 def _recurrence(
+    uow: UnitOfWork,
     incident: Mapping[str, Any],
     ci_id: str,
-    recent: Sequence[Mapping[str, Any]],
-    needs: Mapping[str, list[impact.Edge]],
     hops: Mapping[str, int],
-    names: Mapping[str, str],
     policy: Policy,
 ) -> Opening | None:
     wanted = policy.recurrence_count
     window = _hours(policy)
-    on_ci = [r for r in recent if r["ci"] == ci_id]
+    since = uow.at - policy.recurrence_window
+    on_ci = cypher.recent_on_ci(uow.tx, ci_id, since)
     if len(on_ci) >= wanted:
         numbers = ", ".join(r["number"] for r in on_ci)
-        name = names.get(ci_id, ci_id)
+        name = on_ci[-1]["ciName"]
         return Opening(
             Trigger.RECURRENCE_ON_CI,
             f"{len(on_ci)} incidents within {window} on {name} ({numbers}); the policy opens a "
@@ -220,9 +221,14 @@ def _recurrence(
             incident["id"],
             [r["id"] for r in on_ci],
         )
-    if not policy.upstream_recurrence:
+    if not policy.upstream_recurrence or len(hops) < 2:
         return None
+    recent = cypher.recent_incidents(uow.tx, since, RECURRENCE_SAMPLE)
+    if len(recent) < wanted:
+        return None
+    needs, _ = impact.needs_of(uow.tx, sorted({r["ci"] for r in recent}))
     reach = {ci: _upstream(needs, ci) for ci in {r["ci"] for r in recent}}
+    names = cypher.ci_names(uow.tx, sorted(hops))
     # The nearest CI the incident's CI needs below which enough incidents fell, on two CIs or
     # more: the common cause the dependency graph points at.
     for upstream in sorted((c for c in hops if c != ci_id), key=lambda c: (hops[c], c)):

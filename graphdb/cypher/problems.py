@@ -50,17 +50,28 @@ def open_caused(
     return [dict(r["p"]) for r in rows]
 
 
-def recent_incidents(
-    tx: ManagedTransaction, since: datetime, skip_states: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Incidents opened since `since` on a CI, with that CI, oldest first; not the cancelled."""
+def recent_on_ci(tx: ManagedTransaction, ci_id: str, since: datetime) -> list[dict[str, Any]]:
+    """Incidents opened since `since` on the CI, oldest first: read from the CI's side."""
     rows = tx.run(
-        "MATCH (i:Incident)-[:AFFECTS]->(c:CI) "
-        "WHERE i.createdAt >= $since AND NOT i.state IN $skip "
+        "MATCH (c:CI {id: $id})<-[:AFFECTS]-(i:Incident) WHERE i.createdAt >= $since "
+        "RETURN i.id AS id, i.number AS number, i.createdAt AS at, c.id AS ci, c.name AS ciName "
+        "ORDER BY i.createdAt, i.number",
+        id=ci_id,
+        since=since,
+    )
+    return [dict(r) for r in rows]
+
+
+def recent_incidents(tx: ManagedTransaction, since: datetime, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` incidents opened since `since` on a CI, with that CI, oldest first."""
+    rows = tx.run(
+        "MATCH (i:Incident) WHERE i.createdAt >= $since "
+        "WITH i ORDER BY i.createdAt DESC LIMIT $limit "
+        "MATCH (i)-[:AFFECTS]->(c:CI) "
         "RETURN i.id AS id, i.number AS number, i.createdAt AS at, c.id AS ci, c.name AS ciName "
         "ORDER BY i.createdAt, i.number",
         since=since,
-        skip=list(skip_states),
+        limit=limit,
     )
     return [dict(r) for r in rows]
 

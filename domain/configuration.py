@@ -7,6 +7,7 @@ from typing import Any
 from core.access import SYSTEM, Actor, Permission
 from core.errors import NotFound, ValidationFailed
 from domain import cmdb
+from domain.changes.lifecycle import RECOUNT_CONFLICTS
 from graphdb.cypher import ci as ci_cypher
 from graphdb.outbox import message_name
 from graphdb.write_path import Store, UnitOfWork
@@ -114,6 +115,7 @@ def relate_cis(
             {**checked, "source": actor.name, "firstSeen": uow.at, "lastSeen": uow.at},
         )
         uow.publish(BLAST_RADIUS_ACTOR + "_upstream", [target_id])
+        uow.publish(RECOUNT_CONFLICTS, [source_id, target_id])
         return {"source": source, "type": rel.name, "target": target, "props": props}
 
     return store.write(actor, work)
@@ -130,6 +132,7 @@ def unrelate_cis(store: Store, actor: Actor, source_id: str, rel_type: str, targ
                 "type", "no_such_relationship", f"no {rel.name} from {source_id} to {target_id}"
             )
         uow.publish(BLAST_RADIUS_ACTOR + "_upstream", [target_id])
+        uow.publish(RECOUNT_CONFLICTS, [source_id, target_id])
         return True
 
     return store.write(actor, work)

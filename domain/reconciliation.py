@@ -19,6 +19,7 @@ from typing import Any
 from core.access import Actor, Permission
 from core.errors import LimitExceeded, ValidationFailed
 from domain import cmdb
+from domain.changes.lifecycle import RECOUNT_CONFLICTS
 from domain.configuration import BLAST_RADIUS_ACTOR
 from graphdb.cypher import ci as ci_cypher
 from graphdb.write_path import Store, UnitOfWork
@@ -304,6 +305,7 @@ def _reconcile(
     if not dry_run and linked_targets:
         # New dependants raise the blast radius of each target and of all it depends on.
         uow.publish(BLAST_RADIUS_ACTOR + "_upstream", sorted(linked_targets))
+        uow.publish(RECOUNT_CONFLICTS, sorted(linked_targets))
     return ImportResult(dry_run, results, rel_results)
 
 

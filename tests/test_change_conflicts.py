@@ -4,6 +4,7 @@ inherited from a service; a normal change with conflicts is scheduled only with 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from graphdb.write_path import Store
 from tests.conftest import Api
 from tests.test_alerts import estate
 from tests.test_changes import APPROVE, T0, create, step, window
+from tests.test_workers import worker  # noqa: F401 (a fixture)
 
 CONFLICTS = (
     "query($id: ID!) { change(id: $id) { conflictCount conflicts { kind otherNumber title ci "
@@ -92,3 +94,29 @@ def test_conflicts_along_a_chain_freeze_and_maintenance_windows(api: Api, store:
     assert refused["userErrors"][0]["field"] == ["input", "changes", "overrideConflicts"]
     done = step(api, firmware, "SCHEDULED", overrideConflicts=True)["change"]
     assert done["state"] == "SCHEDULED" and done["conflictCount"] == 2
+
+
+def test_relating_two_cis_recounts_the_conflicts_of_the_changes_on_them(
+    api: Api,
+    store: Store,
+    worker: Any,  # noqa: F811 (the fixture)
+) -> None:
+    cis = estate(store, [("app", "Application"), ("db", "Database")])
+    on_app = create(api, changeType="NORMAL", cis=[cis["app"]], **window())
+    on_db = create(api, changeType="NORMAL", cis=[cis["db"]], **window(1))
+    assert on_app["conflictCount"] == 0 and on_db["conflictCount"] == 0
+    relate = (
+        "mutation($input: RelateCIsInput!) { relateCis(input: $input) { userErrors { code } } }"
+    )
+    given = {"sourceId": cis["app"], "type": "DEPENDS_ON", "targetId": cis["db"]}
+    assert api.ok(relate, {"input": given})["relateCis"]["userErrors"] == []
+    # The CIs' save is enough: neither change is saved again, the worker recounts both.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        counts = [conflicts(api, c)["conflictCount"] for c in (on_app, on_db)]
+        if counts == [1, 1]:
+            break
+        time.sleep(0.25)
+    assert counts == [1, 1]
+    [found] = conflicts(api, on_app)["conflicts"]
+    assert found["otherNumber"] == on_db["number"] and found["path"] == ["app", "db"]

@@ -10,6 +10,7 @@ from typing import Any
 from core.access import SYSTEM
 from domain import availability, configuration, events
 from domain.availability import evaluation  # noqa: F401 (registers its timer kinds, if any)
+from domain.changes import lifecycle as change_lifecycle
 from domain.events import alerts  # noqa: F401 (registers the alert timer kinds)
 from domain.incidents import lifecycle  # noqa: F401 (registers the incident timer kinds)
 from domain.notifications import delivery
@@ -28,6 +29,10 @@ def refresh_blast_radius_many(ci_ids: list[str]) -> None:
 
 def refresh_blast_radius_upstream(ci_ids: list[str]) -> None:
     configuration.refresh_blast_radius_upstream(store(), ci_ids)
+
+
+def recount_change_conflicts(ci_ids: list[str]) -> None:
+    change_lifecycle.recount_near(store(), ci_ids)
 
 
 def fire_timer(timer_id: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import dramatiq
 
 from domain import availability, configuration, events, notifications
+from domain.changes import lifecycle as change_lifecycle
 from domain.notifications import delivery
 from graphdb import timers
 from workers import actors
@@ -36,6 +37,7 @@ ACTORS: tuple[ActorSpec, ...] = (
     ),
     ActorSpec(configuration.BLAST_RADIUS_MANY, actors.refresh_blast_radius_many, LONG),
     ActorSpec(configuration.BLAST_RADIUS_UPSTREAM, actors.refresh_blast_radius_upstream, LONG),
+    ActorSpec(change_lifecycle.RECOUNT_CONFLICTS, actors.recount_change_conflicts, LONG),
     # A handler that keeps failing is retried for about a day; the sweep keeps trying after that.
     ActorSpec(
         timers.FIRE_TIMER,

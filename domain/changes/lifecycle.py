@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.access import Actor, Permission
+from core.access import SYSTEM, Actor, Permission
 from core.changes import (
     CHANGE,
     CHANGE_APPROVAL,
@@ -37,7 +37,8 @@ from core.records import RecordType, check_properties, check_value
 from core.states import GuardFailure, register_guard
 from domain.cmdb import RELATIONSHIP_TYPES, Propagation
 from graphdb.cypher import changes as cypher
-from graphdb.write_path import Store, UnitOfWork
+from graphdb.outbox import message_name
+from graphdb.write_path import Store, UnitOfWork, now
 
 
 def not_dependencies() -> list[str]:
@@ -243,6 +244,23 @@ def refresh(uow: UnitOfWork, change: Mapping[str, Any]) -> None:
             "conflictCount": len(blocking),
         },
     )
+
+
+# Published wherever CI relationships change (configuration, imports), with the CIs at their
+# ends: the live changes along their chains count their conflicts again at once, not nightly.
+RECOUNT_CONFLICTS = message_name("recount_change_conflicts")
+
+
+def recount_near(store: Store, ci_ids: Sequence[str]) -> int:
+    """Recompute risk and conflicts of the live changes in the chains of these CIs; how many."""
+
+    def work(uow: UnitOfWork) -> int:
+        found = cypher.live_near(uow.tx, ci_ids, now(), not_dependencies())
+        for change_id in found:
+            refresh(uow, uow.lock(CHANGE.label, change_id))
+        return len(found)
+
+    return store.write(SYSTEM, work)
 
 
 def _check_template(uow: UnitOfWork, change: Mapping[str, Any]) -> None:

@@ -30,6 +30,27 @@ def set_derived(tx: ManagedTransaction, change_id: str, values: Mapping[str, Any
     tx.run("MATCH (c:Change {id: $id}) SET c += $values", id=change_id, values=dict(values))
 
 
+def live_near(
+    tx: ManagedTransaction, ci_ids: Sequence[str], now: datetime, skip: Sequence[str] = ()
+) -> list[str]:
+    """The live changes not yet over whose CIs are in the same dependency chain as any of these
+    CIs (either way), whose conflicts a new or removed relationship of them may change."""
+    rows = tx.run(
+        "MATCH (o:Change)-[:MODIFIES]->(y:CI) "
+        "WHERE o.state IN $live AND o.plannedEnd IS NOT NULL AND o.plannedEnd > $now "
+        "WITH DISTINCT o, y MATCH (x:CI) WHERE x.id IN $ids "
+        "OPTIONAL MATCH p1 = shortestPath((x)-[*0..]->(y)) WHERE " + _CHAIN_1 + " "
+        "OPTIONAL MATCH p2 = shortestPath((y)-[*0..]->(x)) WHERE " + _CHAIN_2 + " "
+        "WITH o WHERE p1 IS NOT NULL OR p2 IS NOT NULL "
+        "RETURN DISTINCT o.id AS id ORDER BY id",
+        ids=list(ci_ids),
+        now=now,
+        live=list(LIVE_STATES),
+        skip=list(skip),
+    )
+    return [r["id"] for r in rows]
+
+
 def conflicts(
     tx: ManagedTransaction, change_id: str, skip: Sequence[str] = ()
 ) -> list[dict[str, Any]]:

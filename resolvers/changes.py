@@ -13,6 +13,7 @@ from core.ids import record_id
 from core.incidents import INCIDENT
 from domain import records
 from domain.changes import lifecycle, proposals
+from domain.changes import policy as policies
 from resolvers.payloads import refusals_in_payload
 from resolvers.records import (
     connection_field,
@@ -65,6 +66,51 @@ class ChangeMetric:
     )
 
 
+@strawberry.type(name="ChangePolicy", description="How far back changes are looked for.")
+class ChangePolicyNode:
+    proposal_window_hours: int = strawberry.field(
+        description="Changes implemented this many hours before an incident opens are proposed "
+        "as its causes."
+    )
+    following_incident_hours: int = strawberry.field(
+        description="An incident within this many hours after a change on its CI counts "
+        "against the CI's change history."
+    )
+    version: int | None = strawberry.field(
+        description="The stored policy's version; null while the defaults apply."
+    )
+
+
+@strawberry.input(description="The change policy to set; what is left out stays.")
+class SetChangePolicyInput:
+    proposal_window_hours: int | None = strawberry.field(
+        default=None, description="1 to 8784 hours."
+    )
+    following_incident_hours: int | None = strawberry.field(
+        default=None, description="1 to 8784 hours."
+    )
+    version: int | None = strawberry.field(
+        default=None, description="The policy's version you read, to refuse a stale change."
+    )
+
+
+@strawberry.type(description="The answer to setChangePolicy.")
+class SetChangePolicyPayload(MutationPayload):
+    policy: ChangePolicyNode | None = strawberry.field(
+        default=None, description="The policy as it now stands."
+    )
+
+
+def _policy(info: Info) -> ChangePolicyNode:
+    ctx = info.context
+    found = policies.stored_policy(ctx.store, ctx.actor)
+    return ChangePolicyNode(
+        proposal_window_hours=int(found["proposalWindowHours"]),
+        following_incident_hours=int(found["followingIncidentHours"]),
+        version=found.get("version"),
+    )
+
+
 async def _decide(info: Info, input: ChangeDecisionInput, decision: Decision) -> Any:
     ctx = info.context
     change_id = record_id(str(input.id), CHANGE.label, field="id")
@@ -107,6 +153,10 @@ class ChangeQuery:
         ctx = info.context
         rows = await ctx.run(proposals.metrics, ctx.store, ctx.actor, from_, to)
         return [ChangeMetric(**{**r, "id": strawberry.ID(r["id"])}) for r in rows]
+
+    @strawberry.field(description="The change policy in force (its defaults until set).")
+    async def change_policy(self, info: Info) -> ChangePolicyNode:
+        return await info.context.run(_policy, info)
 
     freeze_window = record_field(FREEZE_WINDOW, FreezeWindowNode)
     freeze_windows = connection_field(
@@ -158,6 +208,30 @@ class ChangeMutation:
         await ctx.run(proposals.accept_proposal, ctx.store, ctx.actor, incident_id, change_id)
         found = await ctx.run(records.by_ids, ctx.store, ctx.actor, CHANGE, [change_id])
         return AcceptChangeProposalPayload(change=ChangeNode.from_props(found[change_id]))
+
+    @strawberry.mutation(
+        description="Set the change policy. Needs the service level manager's role."
+    )
+    @refusals_in_payload(SetChangePolicyPayload)
+    async def set_change_policy(
+        self,
+        info: Info,
+        input: Annotated[SetChangePolicyInput, strawberry.argument(description="The policy.")],
+    ) -> SetChangePolicyPayload:
+        ctx = info.context
+        values = {
+            "proposalWindowHours": input.proposal_window_hours,
+            "followingIncidentHours": input.following_incident_hours,
+        }
+        await ctx.run(
+            lambda: policies.set_policy(
+                ctx.store,
+                ctx.actor,
+                {k: v for k, v in values.items() if v is not None},
+                version=input.version,
+            )
+        )
+        return SetChangePolicyPayload(policy=await ctx.run(_policy, info))
 
     @strawberry.mutation(description="Approve a change in one approval role.")
     @refusals_in_payload(ChangeDecisionPayload)

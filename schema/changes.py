@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
@@ -23,6 +23,9 @@ from schema.service_level import _linked, _Served
 
 if TYPE_CHECKING:
     from core.changes import ApprovalRole, ChangeType, Decision, Outcome, RiskLevel
+    from schema.incidents import IncidentNode
+    from schema.known_errors import KnownErrorNode
+    from schema.problems import ProblemNode
 else:
     ChangeType = values_enum(declared.ChangeType)
     Outcome = values_enum(declared.Outcome)
@@ -31,6 +34,9 @@ else:
     Decision = values_enum(declared.Decision)
 
 ChangeStateEnum = state_enum(CHANGE)
+Incident = Annotated["IncidentNode", strawberry.lazy("schema.incidents")]
+Problem = Annotated["ProblemNode", strawberry.lazy("schema.problems")]
+KnownError = Annotated["KnownErrorNode", strawberry.lazy("schema.known_errors")]
 
 
 @strawberry.type(description="One term of a change's risk: what it scores and why.")
@@ -59,7 +65,7 @@ class ChangeConflict:
 
 
 @strawberry.type(description="One approver's decision on a change.")
-class ChangeApprovalNode:
+class ChangeApprovalEntry:
     approval_role: ApprovalRole = strawberry.field(description="In which capacity.")
     decision: Decision = strawberry.field(description="What was decided.")
     approver: str = strawberry.field(description="Who decided.")
@@ -68,28 +74,8 @@ class ChangeApprovalNode:
     at: datetime = strawberry.field(description="When.")
 
 
-@strawberry.type(description="A record a change links to (a known error, incident or problem).")
-class ChangeLinkedRecord:
-    id: strawberry.ID = strawberry.field(description="Its global id.")
-    label: str = strawberry.field(description="Its record type.")
-    number: str | None = strawberry.field(description="Its number.")
-    title: str | None = strawberry.field(description="Its title.")
-
-
 def _native(value: Any) -> Any:
     return getattr(value, "to_native", lambda: value)()
-
-
-def _linked_records(rows: list[dict[str, Any]], label: str) -> list[ChangeLinkedRecord]:
-    return [
-        ChangeLinkedRecord(
-            id=strawberry.ID(to_global_id(label, r["id"])),
-            label=label,
-            number=r.get("number"),
-            title=r.get("title"),
-        )
-        for r in rows
-    ]
 
 
 @strawberry.type(name="ChangeTemplate", description=CHANGE_TEMPLATE.description)
@@ -158,15 +144,25 @@ class ChangeNode(Node, _Served):
         return [ConfigurationItem.from_props(r) for r in rows]
 
     @strawberry.field(description="The known errors it is expected to fix.")
-    async def fixes(self, info: Info) -> list[ChangeLinkedRecord]:
-        rows = await _linked(info, CHANGE, self, "FIXES", Direction.OUT, "KnownError")
-        return _linked_records(rows, "KnownError")
+    async def fixes(self, info: Info) -> list[KnownError]:
+        from schema.known_errors import KnownErrorNode
 
-    @strawberry.field(description="The incidents and problems it addresses.")
-    async def addresses(self, info: Info) -> list[ChangeLinkedRecord]:
-        incidents = await _linked(info, CHANGE, self, "ADDRESSES", Direction.OUT, "Incident")
-        problems = await _linked(info, CHANGE, self, "ADDRESSES", Direction.OUT, "Problem")
-        return _linked_records(incidents, "Incident") + _linked_records(problems, "Problem")
+        rows = await _linked(info, CHANGE, self, "FIXES", Direction.OUT, "KnownError")
+        return [KnownErrorNode.from_props(r) for r in rows]
+
+    @strawberry.field(description="The incidents it addresses.")
+    async def addressed_incidents(self, info: Info) -> list[Incident]:
+        from schema.incidents import IncidentNode
+
+        rows = await _linked(info, CHANGE, self, "ADDRESSES", Direction.OUT, "Incident")
+        return [IncidentNode.from_props(r) for r in rows]
+
+    @strawberry.field(description="The problems it addresses.")
+    async def addressed_problems(self, info: Info) -> list[Problem]:
+        from schema.problems import ProblemNode
+
+        rows = await _linked(info, CHANGE, self, "ADDRESSES", Direction.OUT, "Problem")
+        return [ProblemNode.from_props(r) for r in rows]
 
     @strawberry.field(description="The template of a standard change.")
     async def template(self, info: Info) -> ChangeTemplateNode | None:
@@ -176,12 +172,12 @@ class ChangeNode(Node, _Served):
         return ChangeTemplateNode.from_props(rows[0]) if rows else None
 
     @strawberry.field(description="Its approvals and rejections, oldest first.")
-    async def approvals(self, info: Info) -> list[ChangeApprovalNode]:
+    async def approvals(self, info: Info) -> list[ChangeApprovalEntry]:
         ctx = info.context
         change_id = record_id(str(self.id), CHANGE.label)
         found = await ctx.run(lifecycle.approvals_of, ctx.store, ctx.actor, [change_id])
         return [
-            ChangeApprovalNode(
+            ChangeApprovalEntry(
                 approval_role=a["approvalRole"],
                 decision=a["decision"],
                 approver=a["approver"],

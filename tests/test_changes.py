@@ -302,3 +302,34 @@ def test_an_incident_proposes_recent_upstream_changes_and_accepting_one_feeds_th
     )["changeMetrics"]
     shop = next(m for m in metrics if m["kind"] == "service" and m["name"] == "shop")
     assert shop["changes"] == 2 and shop["failed"] == 1 and shop["changeFailureRate"] == 0.5
+
+    # A shorter proposal window, set by a manager, leaves the five-hour-old host change out.
+    policy = (
+        "mutation($input: SetChangePolicyInput!) { setChangePolicy(input: $input) { "
+        "userErrors { code field } policy { proposalWindowHours followingIncidentHours "
+        "version } } }"
+    )
+    refused = manager.ok(policy, {"input": {"proposalWindowHours": 0}})["setChangePolicy"]
+    assert refused["userErrors"] == [
+        {"code": "OUT_OF_RANGE", "field": ["input", "proposalWindowHours"]}
+    ]
+    assert api.post(policy, {"input": {"proposalWindowHours": 4}}).status_code == 403
+    narrowed = manager.ok(policy, {"input": {"proposalWindowHours": 4}})["setChangePolicy"]
+    assert narrowed["policy"] == {
+        "proposalWindowHours": 4,
+        "followingIncidentHours": 48,
+        "version": 1,
+    }
+    later = api.ok(
+        "mutation($input: CreateIncidentInput!) { createIncident(input: $input) { "
+        "incident { changeProposals { change { number } } } } }",
+        {
+            "input": {
+                "title": "Shop slow again",
+                "ci": cis["app"],
+                "impact": "LOW",
+                "urgency": "LOW",
+            }
+        },
+    )["createIncident"]["incident"]
+    assert later["changeProposals"] == []

@@ -218,8 +218,8 @@ def level(score: int) -> RiskLevel:
 
 
 def _following_hours(uow: UnitOfWork) -> int:
-    row = uow.tx.run("MATCH (p:ChangePolicy) RETURN p.followingIncidentHours AS h").single()
-    return int(row["h"]) if row and row["h"] else DEFAULT_FOLLOWING_HOURS
+    found = cypher.policy(uow.tx) or {}
+    return int(found.get("followingIncidentHours") or DEFAULT_FOLLOWING_HOURS)
 
 
 def refresh(uow: UnitOfWork, change: Mapping[str, Any]) -> None:
@@ -266,15 +266,12 @@ def recount_near(store: Store, ci_ids: Sequence[str]) -> int:
 def _check_template(uow: UnitOfWork, change: Mapping[str, Any]) -> None:
     if change.get("changeType") != ChangeType.STANDARD:
         return
-    row = uow.tx.run(
-        "MATCH (:Change {id: $id})-[:USES_TEMPLATE]->(t:ChangeTemplate) RETURN t.active AS a",
-        id=change["id"],
-    ).single()
-    if row is None:
+    active = cypher.template_active(uow.tx, change["id"])
+    if active is None:
         raise ValidationFailed(
             "template", "needs_template", "a standard change is made from a change template"
         )
-    if row["a"] is False:
+    if not active:
         raise ValidationFailed("template", "template_inactive", "the template is not active")
 
 

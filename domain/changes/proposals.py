@@ -19,8 +19,8 @@ from graphdb.write_path import Store, UnitOfWork
 
 
 def _window_hours(uow: UnitOfWork) -> int:
-    row = uow.tx.run("MATCH (p:ChangePolicy) RETURN p.proposalWindowHours AS h").single()
-    return int(row["h"]) if row and row["h"] else DEFAULT_PROPOSAL_HOURS
+    found = cypher.policy(uow.tx) or {}
+    return int(found.get("proposalWindowHours") or DEFAULT_PROPOSAL_HOURS)
 
 
 def _native(value: Any) -> datetime:
@@ -68,12 +68,7 @@ def accept_proposal(store: Store, actor: Actor, incident_id: str, change_id: str
     def work(uow: UnitOfWork) -> dict[str, Any]:
         incident = uow.lock(INCIDENT.label, incident_id)
         uow.lock(CHANGE.label, change_id)
-        linked = uow.tx.run(
-            "MATCH (:Incident {id: $i})-[:CAUSED_BY_CHANGE]->(:Change {id: $c}) RETURN 1 AS x",
-            i=incident_id,
-            c=change_id,
-        ).single()
-        if linked is not None:
+        if cypher.caused_by(uow.tx, incident_id, change_id):
             raise ValidationFailed("change", "already_linked", "the change is already its cause")
         uow.link(INCIDENT.label, incident_id, "CAUSED_BY_CHANGE", CHANGE.label, change_id)
         uow.touch(INCIDENT.label, incident_id)

@@ -30,6 +30,32 @@ def set_derived(tx: ManagedTransaction, change_id: str, values: Mapping[str, Any
     tx.run("MATCH (c:Change {id: $id}) SET c += $values", id=change_id, values=dict(values))
 
 
+def policy(tx: ManagedTransaction) -> dict[str, Any] | None:
+    # One policy is written; should two first writes race, the older one counts.
+    record = tx.run(
+        "MATCH (p:ChangePolicy) WITH p ORDER BY p.createdAt LIMIT 1 RETURN properties(p) AS p"
+    ).single()
+    return dict(record["p"]) if record is not None else None
+
+
+def template_active(tx: ManagedTransaction, change_id: str) -> bool | None:
+    """Whether the change's template is active; None when it has no template."""
+    row = tx.run(
+        "MATCH (:Change {id: $id})-[:USES_TEMPLATE]->(t:ChangeTemplate) RETURN t.active AS a",
+        id=change_id,
+    ).single()
+    return None if row is None else row["a"] is not False
+
+
+def caused_by(tx: ManagedTransaction, incident_id: str, change_id: str) -> bool:
+    row = tx.run(
+        "MATCH (:Incident {id: $i})-[:CAUSED_BY_CHANGE]->(:Change {id: $c}) RETURN 1 AS x",
+        i=incident_id,
+        c=change_id,
+    ).single()
+    return row is not None
+
+
 def live_near(
     tx: ManagedTransaction, ci_ids: Sequence[str], now: datetime, skip: Sequence[str] = ()
 ) -> list[str]:

@@ -91,7 +91,8 @@ def end_outage_in(uow: UnitOfWork, outage_id: str, end: datetime) -> dict[str, A
     """End an outage at `end` (never before its start). Returns the outage.
 
     Ending it again at the same time changes nothing; an outage that has ended is moved to
-    another end only by updating it."""
+    another end only by updating it. A down outage over what an SLA allows opens a problem
+    (`domain.problems.outages`)."""
     end = _aware(end, "end")
     outage = uow.lock(LABEL, outage_id)
     check_end(outage["start"], end)
@@ -104,7 +105,13 @@ def end_outage_in(uow: UnitOfWork, outage_id: str, end: datetime) -> dict[str, A
             "already_ended",
             f"{outage.get('number')} ended at {ended.isoformat()}: change its end by updating it",
         )
-    return uow.update(LABEL, outage_id, {"end": end}, expected_version=None)
+    over = uow.update(LABEL, outage_id, {"end": end}, expected_version=None)
+    # Imported here: Problem Management measures the outage with this process's report, which
+    # imports this module.
+    from domain.problems import outages as problem_outages
+
+    problem_outages.outage_ended(uow, over)
+    return over
 
 
 def open_outage_of_alert(uow: UnitOfWork, alert_id: str) -> dict[str, Any] | None:

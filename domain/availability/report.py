@@ -161,6 +161,17 @@ def periods_of(
     return out
 
 
+def period_around(kind: AvailabilityPeriod, zone: str, at: datetime) -> tuple[datetime, datetime]:
+    """The whole calendar month, quarter or year in `zone` that holds `at`."""
+    local = at.astimezone(ZoneInfo(zone))
+    step = _MONTHS[kind]
+    month = (local.month - 1) // step * step + 1
+    begin = datetime(local.year, month, 1, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    # Past a year from its start, the first period periods_of cuts is the whole one.
+    (_, end), *_ = periods_of(kind, zone, begin, begin + timedelta(days=367))
+    return begin, end
+
+
 def _merged(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     out: list[tuple[datetime, datetime]] = []
     for a, b in sorted(intervals):

@@ -37,14 +37,15 @@ class Opening:
     reason: str
     title: str
     at_fault: Sequence[str]
-    source_incident: str
+    source_incident: str | None  # None: opened from no incident (an outage entered by hand)
     incidents: Sequence[str]  # linked as caused by it, the source included
     priority: str | None = None
 
 
 def open_problem_in(uow: UnitOfWork, opening: Opening) -> dict[str, Any]:
     """Open a problem from a trigger inside the caller's unit of work: at fault on its CIs,
-    triggered by its source incident, every incident linked as caused by it. Returns it."""
+    triggered by its source incident if it has one, every incident linked as caused by it.
+    Returns it."""
     values = check_properties(
         PROBLEM,
         {"title": opening.title[:200], "priority": opening.priority or Priority.P3.value},
@@ -59,10 +60,17 @@ def open_problem_in(uow: UnitOfWork, opening: Opening) -> dict[str, Any]:
         {"trigger": opening.trigger.value, "triggerReason": opening.reason},
     )
     problem_id = created["id"]
-    uow.link(PROBLEM.label, problem_id, "TRIGGERED_BY", INCIDENT.label, opening.source_incident)
+    if opening.source_incident is not None:
+        uow.link(PROBLEM.label, problem_id, "TRIGGERED_BY", INCIDENT.label, opening.source_incident)
     for incident_id in dict.fromkeys(opening.incidents):
         _link(uow, incident_id, problem_id, opening.reason)
     return uow.lock(PROBLEM.label, problem_id)
+
+
+def link_in(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:
+    """Link an incident to a problem as caused by it (a proposal for it taken), inside the
+    caller's unit of work; already linked, nothing changes."""
+    _link(uow, incident_id, problem_id, why)
 
 
 def _link(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:

@@ -1,5 +1,6 @@
-"""Cypher of Problem Management: the policy, the open problems at fault on a set of CIs, and the
-recent incidents the recurrence triggers count."""
+"""Cypher of Problem Management: the policy, the open problems at fault on a set of CIs, the
+recent incidents the recurrence triggers count, and what the outage trigger reads (the incident
+behind an outage, the SLAs covering the Services it takes down)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,43 @@ def ci_names(tx: ManagedTransaction, ci_ids: Sequence[str]) -> dict[str, str]:
         "MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id, c.name AS name", ids=list(ci_ids)
     )
     return {r["id"]: r["name"] for r in rows}
+
+
+def outage_incident(tx: ManagedTransaction, outage_id: str) -> dict[str, Any] | None:
+    """The incident behind an outage: raised by the alert it was recorded from, or, for an
+    alert correlated as a symptom, by its root; the oldest if several."""
+    row = tx.run(
+        "MATCH (:Outage {id: $id})-[:RECORDED_FROM]->(a:Alert) "
+        "MATCH (a)-[:SYMPTOM_OF*0..1]->(:Alert)-[:RAISED]->(i:Incident) "
+        "RETURN i {.id, .number, .title} AS i ORDER BY i.createdAt, i.number LIMIT 1",
+        id=outage_id,
+    ).single()
+    return dict(row["i"]) if row else None
+
+
+def slas_covering(tx: ManagedTransaction, service_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The active SLAs covering any of these Services, each with those of them it covers and
+    every version of its terms."""
+    rows = tx.run(
+        "MATCH (sla:SLA {state: 'active'})-[:COVERS]->(s:Service) WHERE s.id IN $ids "
+        "WITH sla, collect(DISTINCT s {.id, .name}) AS services "
+        "RETURN sla {.id, .number, .name} AS sla, services, "
+        "COLLECT { MATCH (sla)-[:HAS_TERMS]->(t:AgreementTerms) RETURN properties(t) } AS terms "
+        "ORDER BY sla.number, sla.id",
+        ids=list(service_ids),
+    )
+    return [
+        {
+            "sla": dict(row["sla"]),
+            "services": sorted((dict(s) for s in row["services"]), key=lambda s: s["name"] or ""),
+            "terms": [dict(t) for t in row["terms"]],
+        }
+        for row in rows
+    ]
+
+
+def outage_ci(tx: ManagedTransaction, outage_id: str) -> dict[str, Any] | None:
+    row = tx.run(
+        "MATCH (:Outage {id: $id})-[:ABOUT]->(c:CI) RETURN c {.id, .name} AS c", id=outage_id
+    ).single()
+    return dict(row["c"]) if row else None

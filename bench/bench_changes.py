@@ -73,8 +73,15 @@ def seed_changes(
                 "state": "review" if implemented else "scheduled",
             }
         )
+    # The incidents are the estate's history: opened over the last year, as a real one's are,
+    # so that the recurrence window holds about a day's worth of them.
     inc = [
-        {"id": f"bench-inc-{n}", "number": f"INCB{n:07d}", "ci": rng.choice(ci_ids)}
+        {
+            "id": f"bench-inc-{n}",
+            "number": f"INCB{n:07d}",
+            "ci": rng.choice(ci_ids),
+            "at": now - timedelta(days=rng.uniform(0, 365)),
+        }
         for n in range(incidents)
     ]
     with driver.session(database="neo4j") as session:
@@ -89,7 +96,7 @@ def seed_changes(
         session.run(
             "UNWIND $rows AS r MATCH (x:CI {id: r.ci}) "
             "CREATE (i:Incident {id: r.id, number: r.number, title: 'bench incident', "
-            "  state: 'new', version: 1, createdAt: datetime(), updatedAt: datetime()})"
+            "  state: 'new', version: 1, createdAt: r.at, updatedAt: r.at})"
             "-[:AFFECTS]->(x)",
             rows=inc,
         ).consume()

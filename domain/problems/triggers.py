@@ -123,13 +123,15 @@ def accept_proposal(store: Store, actor: Actor, incident_id: str, problem_id: st
 # -- the dependency walk ------------------------------------------------------------------------
 
 
-def _upstream(needs: Mapping[str, list[impact.Edge]], root: str) -> dict[str, int]:
-    """Every CI the root needs, with the fewest hops to it; the root itself at 0."""
+def _upstream(
+    needs: Mapping[str, list[impact.Edge]], root: str, depth: int = impact.MAX_DEPTH
+) -> dict[str, int]:
+    """Every CI the root needs within `depth` hops, with the fewest hops to it; the root at 0."""
     hops = {root: 0}
     todo = deque([root])
     while todo:
         ci = todo.popleft()
-        if hops[ci] >= impact.MAX_DEPTH:
+        if hops[ci] >= depth:
             continue
         for edge in needs.get(ci, []):
             if edge.provider not in hops:
@@ -156,6 +158,9 @@ def _nearest(found: list[dict[str, Any]], hops: Mapping[str, int]) -> dict[str, 
 # thousands in the window would otherwise make every new incident walk the dependencies of
 # each. Far more than any recurrence count a policy sets.
 RECURRENCE_SAMPLE = 200
+# A common cause is looked for this many hops up from the incidents' CIs: the shared database,
+# host or array, not the core network everything needs, and a walk that stays cheap.
+RECURRENCE_DEPTH = 3
 
 
 def incident_opened(uow: UnitOfWork, incident: Mapping[str, Any], ci_id: str | None) -> None:
@@ -234,12 +239,16 @@ def _recurrence(
     recent = cypher.recent_incidents(uow.tx, since, RECURRENCE_SAMPLE)
     if len(recent) < wanted:
         return None
-    needs, _ = impact.needs_of(uow.tx, sorted({r["ci"] for r in recent}))
-    reach = {ci: _upstream(needs, ci) for ci in {r["ci"] for r in recent}}
-    names = cypher.ci_names(uow.tx, sorted(hops))
+    starts = sorted({r["ci"] for r in recent})
+    needs, _ = impact.needs_of(uow.tx, starts, max_depth=RECURRENCE_DEPTH)
+    reach = {ci: _upstream(needs, ci, RECURRENCE_DEPTH) for ci in starts}
+    near = sorted(
+        (c for c, n in hops.items() if 0 < n <= RECURRENCE_DEPTH), key=lambda c: (hops[c], c)
+    )
+    names = cypher.ci_names(uow.tx, near)
     # The nearest CI the incident's CI needs below which enough incidents fell, on two CIs or
     # more: the common cause the dependency graph points at.
-    for upstream in sorted((c for c in hops if c != ci_id), key=lambda c: (hops[c], c)):
+    for upstream in near:
         below = [r for r in recent if upstream in reach.get(r["ci"], {})]
         if len(below) >= wanted and len({r["ci"] for r in below}) >= 2:
             name = names.get(upstream, upstream)

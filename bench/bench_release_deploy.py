@@ -185,14 +185,14 @@ def baseline(driver: neo4j.Driver, release_id: str) -> tuple[float, int]:
     with driver.session(database="neo4j") as session:
         snapshot = session.run(
             "MATCH (r:Release {id: $id}) "
-            "OPTIONAL MATCH (r)-[:INCLUDES]->(c:Change) "
-            "OPTIONAL MATCH (c)-[:MODIFIES|FIXES]->(x) "
-            "OPTIONAL MATCH (x)-[:DOCUMENTS]->(p:Problem) "
-            "OPTIONAL MATCH (p)<-[:CAUSED_BY]-(i:Incident) "
-            "OPTIONAL MATCH (r)-[:UPDATES]->(e:CatalogEntry) "
-            "WITH [r] + collect(DISTINCT c) + collect(DISTINCT x) + collect(DISTINCT p) + "
-            "  collect(DISTINCT i) + collect(DISTINCT e) AS nodes "
-            "UNWIND nodes AS n RETURN n.id AS id, properties(n) AS props",
+            "CALL (r) { MATCH (r)-[:INCLUDES]->(c:Change) "
+            "  OPTIONAL MATCH (c)-[:MODIFIES|FIXES]->(x) "
+            "  OPTIONAL MATCH (x)-[:DOCUMENTS]->(p:Problem) "
+            "  OPTIONAL MATCH (p)<-[:CAUSED_BY]-(i:Incident) "
+            "  UNWIND [c, x, p, i] AS n WITH n WHERE n IS NOT NULL RETURN DISTINCT n "
+            "  UNION MATCH (r)-[:UPDATES]->(n:CatalogEntry) RETURN n "
+            "  UNION RETURN r AS n } "
+            "RETURN n.id AS id, properties(n) AS props",
             id=release_id,
         ).data()
         started = time.perf_counter()

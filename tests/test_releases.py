@@ -251,7 +251,9 @@ def test_deploying_closes_what_the_changes_fix_and_rolling_back_reopens_it(
     assert graph_size(store) == before
 
 
-def test_refusals_write_nothing(api: Api, store: Store) -> None:
+def test_refusals_write_nothing_and_transition_release_deploys_as_deploy_release_does(
+    api: Api, store: Store
+) -> None:
     s = scene(api, store)
     release = s["release"]
     empty = made(api, "Release", title="Nothing yet", releaseVersion="2026.13")
@@ -283,3 +285,14 @@ def test_refusals_write_nothing(api: Api, store: Store) -> None:
     for change in s["changes"]:
         state = api.ok("query($id: ID!) { change(id: $id) { state } }", {"id": change["id"]})
         assert state["change"]["state"] == "SCHEDULED"
+
+    # transitionRelease to DEPLOYED and to ROLLED_BACK run the same steps.
+    step(api, "Release", release, "BUILT")
+    deployed = api.ok(STEP, {"input": {"id": release["id"], "state": "DEPLOYED"}})
+    got = deployed["transitionRelease"]["release"]
+    assert got["state"] == "DEPLOYED" and len(got["incidents"]) == 2
+    assert got["knownErrors"] == [{"number": s["knownError"]["number"], "state": "FIXED"}]
+    back = api.ok(STEP, {"input": {"id": release["id"], "state": "ROLLED_BACK"}})
+    got = back["transitionRelease"]["release"]
+    assert got["state"] == "ROLLED_BACK"
+    assert {i["state"] for i in got["incidents"]} == {"IN_PROGRESS"}

@@ -100,7 +100,6 @@ def _plain(label: str, prefix: str | None, process: str, description: str) -> Re
 
 declare(
     CI,
-    _plain("Release", "REL", "Release Management", "A coordinated delivery of changes."),
     _plain("AuditEntry", None, "Audit", "Who changed what and when."),
     _plain("ApiToken", None, "Access", "An API token, stored as a digest."),
 )
@@ -112,6 +111,7 @@ import core.events  # noqa: E402
 import core.incident_clock  # noqa: E402
 import core.incidents  # noqa: E402
 import core.notifications  # noqa: E402
-import core.problems  # noqa: E402, F401
+import core.problems  # noqa: E402
+import core.releases  # noqa: E402, F401
 
 __all__ = ["CI", "RECORD_TYPES", "Criticality", "Lifecycle"]

@@ -3,6 +3,7 @@ them, and the problem policy."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -10,10 +11,12 @@ import strawberry
 
 from core import priority as priorities
 from core import problems as declared
+from core.ids import record_id
 from core.incidents import INCIDENT
 from core.problems import POLICY, PROBLEM
 from core.record_types import CI
 from core.records import Direction, RecordType
+from domain import releases
 from schema.cmdb import ConfigurationItem
 from schema.common import Node
 from schema.context import Info
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from core.problems import LinkMode, Trigger
     from schema.changes import ChangeNode
     from schema.incidents import IncidentNode
+    from schema.releases import ReleaseNode
 else:
     Priority = values_enum(priorities.Priority)
     Trigger = values_enum(declared.Trigger)
@@ -34,6 +38,12 @@ else:
 ProblemStateEnum = state_enum(PROBLEM)
 Incident = Annotated["IncidentNode", strawberry.lazy("schema.incidents")]
 Change = Annotated["ChangeNode", strawberry.lazy("schema.changes")]
+Release = Annotated["ReleaseNode", strawberry.lazy("schema.releases")]
+
+
+async def _fixed_by(ctx: Any, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+    found = await ctx.run(releases.fixed_by, ctx.store, ctx.actor, list(ids))
+    return [found.get(i) for i in ids]
 
 
 def _incidents(rows: list[dict[str, Any]]) -> list[Any]:
@@ -93,6 +103,17 @@ class ProblemNode(Node, _Served):
 
         rows = await _linked(info, PROBLEM, self, "ADDRESSES", Direction.IN, "Change")
         return [ChangeNode.from_props(r) for r in rows]
+
+    @strawberry.field(
+        description="The deployed release that shipped its fix: one whose changes address it "
+        "or fix a known error documenting it (the latest, if several)."
+    )
+    async def fixed_by(self, info: Info) -> Release | None:
+        from schema.releases import ReleaseNode
+
+        loader = info.context.loaders.keyed("problem.fixedBy", _fixed_by)
+        found = await loader.load(record_id(str(self.id), PROBLEM.label))
+        return ReleaseNode.from_props(found) if found else None
 
 
 @strawberry.type(name="ProblemPolicy", description=POLICY.description)

@@ -28,6 +28,7 @@ from resolvers.knowledge import KnowledgeMutation, KnowledgeQuery
 from resolvers.known_errors import KnownErrorMutation, KnownErrorQuery
 from resolvers.nodes import NodeQuery
 from resolvers.problems import ProblemMutation, ProblemQuery
+from resolvers.releases import ReleaseMutation, ReleaseQuery
 from resolvers.service_desk import ServiceDeskMutation, ServiceDeskQuery
 from resolvers.service_level import ServiceLevelMutation, ServiceLevelQuery
 from resolvers.thresholds import ThresholdMutation, ThresholdQuery
@@ -59,6 +60,7 @@ class Query(
     ChangeQuery,
     ProblemQuery,
     KnownErrorQuery,
+    ReleaseQuery,
     AccessQuery,
 ):
     pass
@@ -82,6 +84,7 @@ class Mutation(
     ChangeMutation,
     ProblemMutation,
     KnownErrorMutation,
+    ReleaseMutation,
 ):
     pass
 

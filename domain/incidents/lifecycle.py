@@ -21,6 +21,7 @@ from core.incidents import (
     INCIDENT,
     NEEDS_HOLD_REASON,
     NEEDS_RESOLUTION,
+    OPEN_STATES,
     WITHIN_REOPEN_WINDOW,
     IncidentState,
     Level,
@@ -454,6 +455,63 @@ def stepped(uow: UnitOfWork, after: Mapping[str, Any], target: str) -> None:
         uow.update(LABEL, incident_id, {}, expected_version=None, remove=tuple(cleared))
     if derived:
         cypher.set_derived(uow.tx, incident_id, derived)
+
+
+def resolve_in(uow: UnitOfWork, incident_id: str, code: str, notes: str) -> bool:
+    """Resolve an open incident inside the caller's unit of work (a release that fixed its
+    cause), as the resolve step does: facts stored, the reopen timer set, clocks recomputed,
+    subscribers told. False, and nothing written, when it is not open."""
+    incident = uow.lock(LABEL, incident_id)
+    if incident.get("state") not in OPEN_STATES:
+        return False
+    after = uow.transition(
+        LABEL,
+        incident_id,
+        IncidentState.RESOLVED,
+        expected_version=None,
+        changes={"resolutionCode": code, "resolutionNotes": notes},
+    )
+    stepped(uow, after, IncidentState.RESOLVED)
+    _finish(uow, uow.lock(LABEL, incident_id), Change.CHANGED)
+    return True
+
+
+def reopen_in(uow: UnitOfWork, incident_id: str) -> bool:
+    """Reopen a resolved incident inside the caller's unit of work (the release that resolved it
+    was rolled back). False, and nothing written, when it is no longer resolved or its reopen
+    window has passed."""
+    incident = uow.lock(LABEL, incident_id)
+    if incident.get("state") != IncidentState.RESOLVED:
+        return False
+    if _within_reopen_window(incident, {}) is not None:
+        return False
+    after = uow.transition(LABEL, incident_id, IncidentState.IN_PROGRESS, expected_version=None)
+    stepped(uow, after, IncidentState.IN_PROGRESS)
+    _finish(uow, uow.lock(LABEL, incident_id), Change.CHANGED)
+    return True
+
+
+def tell_team(
+    uow: UnitOfWork, incident_id: str, *, subject: str, body: str, reason: str, key: str
+) -> int:
+    """Tell the incident's team and assignee something another process did about its cause.
+    How many deliveries were queued (none without a team or assignee)."""
+    who = cypher.team_recipients(uow.tx, incident_id)
+    to = [Addressee("Team", who["team"])] if who["team"] else []
+    if who["assignee"]:
+        to.append(Addressee("Person", who["assignee"]))
+    if not to:
+        return 0
+    return notifications.notify(
+        uow,
+        about_label=LABEL,
+        about_id=incident_id,
+        to=to,
+        subject=subject,
+        body=body,
+        reason=reason,
+        key=key,
+    )
 
 
 @timer_kind(AUTO_CLOSE, "closes a resolved incident when its reopen window ends")

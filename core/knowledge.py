@@ -4,8 +4,8 @@ publish keeps.
 An article is the working copy people write and review; what readers see is its last published
 revision, an `ArticleRevision` that never changes once written. Editing a published article sends
 it back to draft (`revise`) while that revision stays readable, until the next publish stores
-the next one. The kinds are a closed set that grows: known errors join it when problems
-generate them.
+the next one. The kinds are a closed set that grows: a known error publishes an article of kind
+`known_error`, which only the known error writes (`domain.problems.known_errors`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from core.states import StateMachine, Transition
 class ArticleKind(enum.StrEnum):
     FAQ = "faq"
     PROCESS_DOCUMENT = "process_document"
+    KNOWN_ERROR = "known_error"
 
 
 describe(
@@ -29,6 +30,8 @@ describe(
     {
         ArticleKind.FAQ: "A question users ask, with its answer.",
         ArticleKind.PROCESS_DOCUMENT: "How a procedure is carried out, step by step.",
+        ArticleKind.KNOWN_ERROR: "A known error as published: its symptoms, root cause and "
+        "workaround. Written only by its known error, republished whenever that changes.",
     },
 )
 
@@ -112,7 +115,7 @@ KNOWLEDGE_ARTICLE = RecordType(
     "KnowledgeArticle",
     "KB",
     KNOWLEDGE,
-    "An FAQ or a process document of the knowledge base.",
+    "An FAQ, a process document or a published known error of the knowledge base.",
     properties=(
         Prop(
             "kind",

@@ -101,6 +101,23 @@ describe(
     },
 )
 
+
+class KnownErrorMatchKind(enum.StrEnum):
+    TOPOLOGY = "topology"
+    TEXT = "text"
+
+
+describe(
+    KnownErrorMatchKind,
+    "How a known error was matched to an incident as it opened.",
+    {
+        KnownErrorMatchKind.TOPOLOGY: "It applies to the incident's CI or to a CI that one "
+        "needs (the CMDB's impact rules), or to the CI's class and version.",
+        KnownErrorMatchKind.TEXT: "Its text shares enough of the words of the incident's "
+        "title and description.",
+    },
+)
+
 # The guard, implemented in domain.problems.
 NEEDS_ROOT_CAUSE = "problem_needs_root_cause"
 
@@ -188,6 +205,12 @@ links.register(
         "the CIs or Services a known error applies to",
     ),
     links.LinkType(
+        "PUBLISHED_AS",
+        frozenset({"KnownError"}),
+        frozenset({"KnowledgeArticle"}),
+        "the knowledge article a known error publishes, found by the knowledge search",
+    ),
+    links.LinkType(
         "PROPOSED_FOR",
         frozenset({"Incident"}),
         frozenset({"Problem"}),
@@ -258,6 +281,14 @@ KNOWN_ERROR = RecordType(
         Prop("ciClass", Kind.STRING, "A CI class it applies to, besides its CIs.", indexed=True),
         Prop("ciVersion", Kind.STRING, "The version of that class it applies to.", indexed=True),
         Prop("state", Kind.STRING, "Where it stands.", values=KnownErrorState, indexed=True),
+        Prop(
+            "generated",
+            Kind.BOOL,
+            "Whether its problem generated it: then it follows the problem, where its root "
+            "cause and workaround are edited.",
+            default=False,
+            derived=True,
+        ),
     ),
     states=KNOWN_ERROR_STATES,
     link_fields=(

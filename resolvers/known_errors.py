@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from core.problems import KNOWN_ERROR
+from domain.problems import known_errors
 from resolvers.records import (
     connection_field,
     create_field,
@@ -30,9 +31,21 @@ class KnownErrorMutation:
         KNOWN_ERROR,
         KnownErrorNode,
         KnownErrorNode.from_props,
-        description="Enter a known error by hand.",
+        also=known_errors.saved,
+        description="Enter a known error by hand; its knowledge article is published with it.",
     )
-    update_known_error = update_field(KNOWN_ERROR, KnownErrorNode, KnownErrorNode.from_props)
+    update_known_error = update_field(
+        KNOWN_ERROR,
+        KnownErrorNode,
+        KnownErrorNode.from_props,
+        update=known_errors.update_known_error,
+        description="Change a known error; its article is republished in the same transaction. "
+        "A generated one takes its root cause and workaround from its problem: edit them there.",
+    )
     transition_known_error = transition_field(
-        KNOWN_ERROR, KnownErrorNode, KnownErrorNode.from_props
+        KNOWN_ERROR,
+        KnownErrorNode,
+        KnownErrorNode.from_props,
+        also=known_errors.saved,
+        description="Move a known error along its states; retiring it retires its article.",
     )

@@ -7,7 +7,7 @@ import dataclasses
 import enum
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 
@@ -23,6 +23,10 @@ from schema.context import Context, Info
 from schema.paging import After, Before, Connection, First, Last, page_of_sorted, page_request
 from schema.records import described, node_values, state_enum, values_enum
 
+if TYPE_CHECKING:
+    from schema.known_errors import KnownErrorNode
+
+KnownError = Annotated["KnownErrorNode", strawberry.lazy("schema.known_errors")]
 KnowledgeKind = values_enum(ArticleKind)
 KnowledgeState = state_enum(KNOWLEDGE_ARTICLE)
 
@@ -99,6 +103,19 @@ class KnowledgeArticleNode(Node):
     async def cis(self, info: Info) -> list[ConfigurationItem]:
         loader = info.context.loaders.linked(KNOWLEDGE_ARTICLE, "CONCERNS", Direction.OUT, "CI")
         return [ConfigurationItem.from_props(p) for p in await loader.load(self.props["id"])]
+
+    @strawberry.field(
+        description="The known error it publishes, for an article of kind KNOWN_ERROR (edited "
+        "there, never here); null for other kinds."
+    )
+    async def known_error(self, info: Info) -> KnownError | None:
+        from schema.known_errors import KnownErrorNode
+
+        loader = info.context.loaders.linked(
+            KNOWLEDGE_ARTICLE, "PUBLISHED_AS", Direction.IN, "KnownError"
+        )
+        rows = await loader.load(self.props["id"])
+        return KnownErrorNode.from_props(rows[0]) if rows else None
 
     @strawberry.field(
         description="Every published revision, newest first; "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import strawberry
 
 from core.incidents import INCIDENT
+from core.knowledge import KNOWLEDGE_ARTICLE
 from core.problems import KNOWN_ERROR
 from core.record_types import CI
 from core.records import Direction, RecordType
@@ -20,11 +21,13 @@ from schema.service_level import _linked, _Served
 
 if TYPE_CHECKING:
     from schema.incidents import IncidentNode
+    from schema.knowledge import KnowledgeArticleNode
     from schema.problems import ProblemNode
 
 KnownErrorStateEnum = state_enum(KNOWN_ERROR)
 Incident = Annotated["IncidentNode", strawberry.lazy("schema.incidents")]
 Problem = Annotated["ProblemNode", strawberry.lazy("schema.problems")]
+Article = Annotated["KnowledgeArticleNode", strawberry.lazy("schema.knowledge")]
 
 
 @strawberry.type(name="KnownError", description=KNOWN_ERROR.description)
@@ -38,6 +41,7 @@ class KnownErrorNode(Node, _Served):
     ci_class: str | None = described(KNOWN_ERROR, "ciClass")
     ci_version: str | None = described(KNOWN_ERROR, "ciVersion")
     state: KnownErrorStateEnum = described(KNOWN_ERROR, "state")  # type: ignore[valid-type]
+    generated: bool | None = described(KNOWN_ERROR, "generated")
     version: int = described(KNOWN_ERROR, "version")
     created_at: datetime | None = described(KNOWN_ERROR, "createdAt")
 
@@ -52,6 +56,22 @@ class KnownErrorNode(Node, _Served):
 
         rows = await _linked(info, KNOWN_ERROR, self, "DOCUMENTS", Direction.OUT, "Problem")
         return ProblemNode.from_props(rows[0]) if rows else None
+
+    @strawberry.field(
+        description="The knowledge article it is published as (kind KNOWN_ERROR), which the "
+        "knowledge search finds; republished whenever it changes."
+    )
+    async def article(self, info: Info) -> Article | None:
+        from schema.knowledge import KnowledgeArticleNode
+
+        rows = await _linked(
+            info, KNOWN_ERROR, self, "PUBLISHED_AS", Direction.OUT, KNOWLEDGE_ARTICLE.label
+        )
+        if not rows:
+            return None
+        # Through the articles' own loader, so that the reader sees it as their read rule says.
+        found = await info.context.loaders.record(KNOWLEDGE_ARTICLE).load(rows[0]["id"])
+        return KnowledgeArticleNode.from_props(found) if found else None
 
     @strawberry.field(description="The incidents it was matched to (MATCHES).")
     async def incidents(self, info: Info) -> list[Incident]:

@@ -14,6 +14,10 @@
   starts a new draft (the `revise` transition, in the same transaction); the published revision
   stays what readers see until the next publish.
   A retired article is not edited.
+* An article of kind `known_error` is the knowledge base's copy of a known error: the known error
+  writes it (`publish_generated`), published at once, with a new revision whenever what it says
+  changes, so that it skips review (the known error, or its problem, is where it is worked on).
+  The article mutations refuse to create one, or to edit or step one a known error publishes.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from core.knowledge import (
     KNOWLEDGE_ARTICLE,
     PUBLISHER_NOT_AUTHOR,
     SEND_BACK_REASON,
+    ArticleKind,
     ArticleState,
 )
 from core.records import RecordType, check_properties
@@ -89,6 +94,29 @@ register_guard(SEND_BACK_REASON, _send_back_reason)
 
 # -- writing ------------------------------------------------------------------------------------
 
+GENERATED = "published_by_known_error"
+
+
+def _refuse_generated_kind(values: Mapping[str, Any]) -> None:
+    if values.get("kind") == ArticleKind.KNOWN_ERROR:
+        raise ValidationFailed(
+            "kind",
+            GENERATED,
+            "an article of kind known_error is published by its known error: enter the known "
+            "error instead (createKnownError)",
+        )
+
+
+def _refuse_published_record(uow: UnitOfWork, article_id: str) -> None:
+    publisher = cypher.publisher(uow.tx, article_id)
+    if publisher is not None:
+        raise ValidationFailed(
+            "id",
+            GENERATED,
+            f"this article is how {publisher} is published: edit the known error (or the "
+            "problem it follows) instead",
+        )
+
 
 def create_article(
     store: Store,
@@ -100,6 +128,7 @@ def create_article(
     permission: Permission = Permission.WORK_RECORDS,
 ) -> dict[str, Any]:
     """A new draft, written by the actor."""
+    _refuse_generated_kind(values)
 
     def author(uow: UnitOfWork, created: dict[str, Any]) -> None:
         uow.update(
@@ -124,8 +153,10 @@ def update_article(
     permission: Permission = Permission.WORK_RECORDS,
 ) -> dict[str, Any]:
     """Change an article; new content for a published one starts its next draft."""
+    _refuse_generated_kind(values)
 
     def follow(uow: UnitOfWork, updated: dict[str, Any]) -> None:
+        _refuse_published_record(uow, record_id)
         state = updated.get("state")
         if state == ArticleState.RETIRED:
             raise ValidationFailed(
@@ -168,6 +199,7 @@ def transition_article(
     publishing = target == ArticleState.PUBLISHED
 
     def work(uow: UnitOfWork) -> dict[str, Any]:
+        _refuse_published_record(uow, record_id)
         extra = dict(checked)
         if publishing:
             before = uow.lock(record.label, record_id)
@@ -213,6 +245,65 @@ def _store_revision(uow: UnitOfWork, article: Mapping[str, Any]) -> None:
         KNOWLEDGE_ARTICLE.label,
         article["id"],
     )
+
+
+def publish_generated(
+    uow: UnitOfWork,
+    article_id: str | None,
+    content: Mapping[str, Any],
+    ci_ids: Sequence[str],
+) -> dict[str, Any]:
+    """Publish what another record says (a known error) as an article, inside that record's unit
+    of work: created published the first time, then the next revision whenever the content
+    changes; it concerns exactly `ci_ids`. A retired article stays as it is. Returns it."""
+    values = {name: content.get(name) for name in CONTENT}
+    publisher = {
+        "reviewerId": uow.actor.id,
+        "reviewerName": uow.actor.name,
+        "reviewerRole": uow.actor.role.value if uow.actor.role else None,
+        "publishedAt": uow.at,
+    }
+    if article_id is None:
+        # No review: the record it comes from is where the content is worked on, so the
+        # article is published as it is written, by the state machine's end state.
+        article = uow.create(
+            KNOWLEDGE_ARTICLE.label,
+            {
+                **values,
+                **publisher,
+                "state": ArticleState.PUBLISHED.value,
+                "authorId": uow.actor.id,
+                "authorName": uow.actor.name,
+                "revision": 1,
+            },
+        )
+        republish = True
+    else:
+        article = uow.lock(KNOWLEDGE_ARTICLE.label, article_id)
+        if article.get("state") == ArticleState.RETIRED:
+            return article
+        republish = any(article.get(name) != values[name] for name in CONTENT)
+        if republish:
+            article = uow.update(
+                KNOWLEDGE_ARTICLE.label,
+                article_id,
+                {**values, **publisher, "revision": int(article.get("revision") or 0) + 1},
+                expected_version=None,
+            )
+    [cis] = [link for link in KNOWLEDGE_ARTICLE.link_fields if link.name == "cis"]
+    uow.set_links(KNOWLEDGE_ARTICLE.label, article["id"], cis, ci_ids, field="cis")
+    if republish:
+        _store_revision(uow, article)
+    return uow.lock(KNOWLEDGE_ARTICLE.label, article["id"])
+
+
+def retire_generated(uow: UnitOfWork, article_id: str) -> None:
+    """The record an article publishes was withdrawn: so is the article (its revisions stay)."""
+    article = uow.lock(KNOWLEDGE_ARTICLE.label, article_id)
+    if article.get("state") != ArticleState.RETIRED:
+        uow.transition(
+            KNOWLEDGE_ARTICLE.label, article_id, ArticleState.RETIRED.value, expected_version=None
+        )
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -73,6 +73,15 @@ def revision_content(tx: ManagedTransaction, article_id: str, number: int) -> di
     return dict(found["r"]) if found else {}
 
 
+def publisher(tx: ManagedTransaction, article_id: str) -> str | None:
+    """The number of the record (a known error) that publishes this article, if one does."""
+    found = tx.run(
+        f"MATCH (k)-[:PUBLISHED_AS]->(:{_ARTICLE} {{id: $id}}) RETURN k.number AS number LIMIT 1",
+        id=article_id,
+    ).single()
+    return str(found["number"]) if found else None
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """One page of a ranked knowledge search: by score, best first, ties by id; the cursor is

@@ -20,7 +20,7 @@ CHANGE = """id number state version risk riskScore riskTerms { term score reason
 CHAIN = """query($id: ID!) { problem(id: $id) {
   number state trigger triggerReason cisAtFault { name } triggeredBy { number }
   incidents { number state resolutionCode }
-  knownErrors { number state workaround generated incidents { number } }
+  knownErrors { id number state workaround generated incidents { number } }
   changes { number state outcome } fixedBy { number state catalogEntries { offeringVersion } }
 } }"""
 MATCHED = """query($id: ID!) { node(id: $id) { ... on Incident {

@@ -613,6 +613,23 @@ def needs_of(
     return needs, {ci: shown["ci"] for ci, shown in found["shown"].items()}
 
 
+def needs_among(
+    tx: ManagedTransaction, ci_ids: Sequence[str], candidates: Sequence[str], *, max_depth: int
+) -> dict[str, dict[str, int]]:
+    """For each CI, which of the candidates it needs within `max_depth` hops by every
+    propagating relationship type (through redundancy groups), with the fewest hops; a CI that
+    is a candidate needs itself at 0."""
+    types = _propagating(check_request(max_depth, None))
+    wanted = set(candidates)
+    out: dict[str, dict[str, int]] = {ci: ({ci: 0} if ci in wanted else {}) for ci in ci_ids}
+    for start, hit, hops in ci_cypher.needs_among(
+        tx, sorted(set(ci_ids)), sorted(wanted), types, max_depth=max_depth
+    ):
+        if hit != start:
+            out[start][hit] = min(hops, out[start].get(hit, hops))
+    return out
+
+
 def down_with(ci_id: str, failed: Collection[str], needs: dict[str, list[Edge]]) -> bool:
     """Whether `ci_id` is down while the `failed` CIs are, by the rules `analyse` follows: a CI
     fails with a provider it needs outside any redundancy group, and with a group that has lost

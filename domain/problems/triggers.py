@@ -11,7 +11,6 @@ it ends (`domain.problems.outages`). Each problem says which trigger opened it a
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,23 +122,6 @@ def accept_proposal(store: Store, actor: Actor, incident_id: str, problem_id: st
 # -- the dependency walk ------------------------------------------------------------------------
 
 
-def _upstream(
-    needs: Mapping[str, list[impact.Edge]], root: str, depth: int = impact.MAX_DEPTH
-) -> dict[str, int]:
-    """Every CI the root needs within `depth` hops, with the fewest hops to it; the root at 0."""
-    hops = {root: 0}
-    todo = deque([root])
-    while todo:
-        ci = todo.popleft()
-        if hops[ci] >= depth:
-            continue
-        for edge in needs.get(ci, []):
-            if edge.provider not in hops:
-                hops[edge.provider] = hops[ci] + 1
-                todo.append(edge.provider)
-    return hops
-
-
 def _nearest(found: list[dict[str, Any]], hops: Mapping[str, int]) -> dict[str, Any] | None:
     """The open problem at fault on the CI nearest the incident's, the oldest on a tie."""
     best: tuple[int, int] | None = None
@@ -239,11 +221,11 @@ def _recurrence(
     recent = cypher.recent_incidents(uow.tx, since, RECURRENCE_SAMPLE)
     if len(recent) < wanted:
         return None
-    starts = sorted({r["ci"] for r in recent})
-    needs, _ = impact.needs_of(uow.tx, starts, max_depth=RECURRENCE_DEPTH)
-    reach = {ci: _upstream(needs, ci, RECURRENCE_DEPTH) for ci in starts}
     near = sorted(
         (c for c, n in hops.items() if 0 < n <= RECURRENCE_DEPTH), key=lambda c: (hops[c], c)
+    )
+    reach = impact.needs_among(
+        uow.tx, sorted({r["ci"] for r in recent}), near, max_depth=RECURRENCE_DEPTH
     )
     names = cypher.ci_names(uow.tx, near)
     # The nearest CI the incident's CI needs below which enough incidents fell, on two CIs or

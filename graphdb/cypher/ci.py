@@ -355,6 +355,29 @@ def propagation_reach(
     return found
 
 
+def needs_among(
+    tx: ManagedTransaction,
+    starts: Sequence[str],
+    candidates: Sequence[str],
+    types: Propagating,
+    *,
+    max_depth: int,
+) -> list[tuple[str, str, int]]:
+    """Which of the candidates each start needs within `max_depth` hops (through redundancy
+    groups), with the fewest hops: (start, candidate, hops). The walk ends only at candidates,
+    so it reads no more than the starts' neighbourhoods."""
+    if not types.union or not starts or not candidates:
+        return []
+    step = f"(a)-[r:{types.union}]-(b) WHERE {_travels('r', 'a', True)}"
+    rows = tx.run(
+        "UNWIND $starts AS sid MATCH (s:CI {id: sid}) "
+        f"MATCH (s)({step}){{1,{int(max_depth)}}}(hit:CI) WHERE hit.id IN $candidates "
+        "RETURN sid, hit.id AS hit, min(size(r)) AS hops",
+        {"starts": list(starts), "candidates": list(candidates), **types.params()},
+    )
+    return [(r["sid"], r["hit"], int(r["hops"])) for r in rows]
+
+
 def _shown(ci: dict[str, Any], service: bool, slas: list[Any]) -> dict[str, Any]:
     """A CI for display, and for a Service the agreements covering it."""
     return {"ci": ci, "service": service, "slas": slas}

@@ -630,6 +630,13 @@ def needs_among(
     return out
 
 
+def dependants_within(tx: ManagedTransaction, ci_id: str, *, max_depth: int) -> int:
+    """How many CIs need `ci_id` within `max_depth` hops, by every propagating relationship
+    type (through redundancy groups): the CIs its failure may reach."""
+    types = _propagating(check_request(max_depth, None))
+    return ci_cypher.dependants_within(tx, ci_id, types, max_depth=max_depth)
+
+
 def down_with(ci_id: str, failed: Collection[str], needs: dict[str, list[Edge]]) -> bool:
     """Whether `ci_id` is down while the `failed` CIs are, by the rules `analyse` follows: a CI
     fails with a provider it needs outside any redundancy group, and with a group that has lost

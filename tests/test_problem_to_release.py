@@ -12,7 +12,7 @@ from graphdb.write_path import Store
 from tests.conftest import Api
 from tests.test_alerts import estate
 from tests.test_changes import APPROVE
-from tests.test_problems import incident, problems
+from tests.test_problems import fillers, incident, problems
 from tests.test_releases import DEPLOY, made, release_step, step
 
 CHANGE = """id number state version risk riskScore riskTerms { term score reason }
@@ -37,6 +37,7 @@ def test_a_recurring_outage_from_incidents_to_a_deployed_release(api: Api, store
             ("checkout", "Application"),
             ("search", "Application"),
             ("orders-db", "Database"),
+            *fillers(),
         ],
         [
             ("shop", "DEPENDS_ON", "checkout", {}),

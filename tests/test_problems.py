@@ -42,8 +42,15 @@ def problems(api: Api) -> list[dict[str, Any]]:
     return [e["node"] for e in api.ok(PROBLEMS)["problems"]["edges"]]
 
 
-def chain(store: Store) -> dict[str, str]:
-    """Two applications on one database on one storage array; a third app elsewhere."""
+def fillers(count: int = 300) -> list[tuple[str, str]]:
+    """CIs nothing in the scene needs: the rest of an estate, against which a few incidents
+    below one database are more than chance."""
+    return [(f"desk-{n:03d}", "Desktop") for n in range(count)]
+
+
+def chain(store: Store, rest: int = 300) -> dict[str, str]:
+    """Two applications on one database on one storage array; a third app elsewhere; and the
+    rest of the estate."""
     return estate(
         store,
         [
@@ -53,6 +60,7 @@ def chain(store: Store) -> dict[str, str]:
             ("orders-db", "Database"),
             ("san", "Storage"),
             ("crm-db", "Database"),
+            *fillers(rest),
         ],
         [
             ("shop", "DEPENDS_ON", "orders-db", {}),
@@ -99,6 +107,7 @@ def test_recurrence_below_a_shared_upstream_ci_puts_the_common_cause_at_fault(
     # orders-db is the nearest CI both applications need; the storage under it is further.
     assert [c["name"] for c in problem["cisAtFault"]] == ["orders-db"]
     assert "on billing, shop, which all depend on orders-db" in problem["triggerReason"]
+    assert "2 of 306 CIs need it" in problem["triggerReason"]
     assert problem["triggeredBy"]["number"] == last["number"]
     assert len(problem["incidents"]) == 3
     # A later incident on the database itself, or on anything below it, joins that problem.
@@ -107,6 +116,18 @@ def test_recurrence_below_a_shared_upstream_ci_puts_the_common_cause_at_fault(
     on_crm = incident(api, cis["crm"])
     assert on_crm["problems"] == []
     assert len(problems(api)) == 1
+
+
+def test_incidents_below_a_ci_most_of_the_estate_needs_are_chance(api: Api, store: Store) -> None:
+    # Six CIs, two of which need orders-db: three of four incidents below it is what chance
+    # alone gives, so no problem opens; the same incidents on one CI still open one.
+    cis = chain(store, rest=0)
+    for ci in ("shop", "crm", "billing", "shop"):
+        incident(api, cis[ci])
+    assert problems(api) == []
+    incident(api, cis["shop"])
+    [problem] = problems(api)
+    assert problem["trigger"] == "RECURRENCE_ON_CI"
 
 
 def test_propose_mode_waits_for_acceptance_and_the_policy_is_checked(

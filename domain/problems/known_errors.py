@@ -228,10 +228,16 @@ class _Match:
     reason: str
 
 
-def match_incident(uow: UnitOfWork, incident_id: str, ci_id: str | None) -> None:
-    """As an incident opens: the known errors that apply to it linked (MATCHES)."""
+def match_incident(
+    uow: UnitOfWork,
+    incident_id: str,
+    ci_id: str | None,
+    needs: Mapping[str, int] | None = None,
+) -> None:
+    """As an incident opens: the known errors that apply to it linked (MATCHES). `needs` is
+    what its CI needs with the hops to each, when the caller walked it already."""
     incident = uow.lock(INCIDENT.label, incident_id)
-    found = _by_topology(uow, ci_id) if ci_id is not None else []
+    found = _by_topology(uow, ci_id, needs) if ci_id is not None else []
     seen = {m.ke["id"] for m in found}
     found += [m for m in _by_text(uow, incident) if m.ke["id"] not in seen]
     for rank, match in enumerate(found, start=1):
@@ -245,9 +251,14 @@ def match_incident(uow: UnitOfWork, incident_id: str, ci_id: str | None) -> None
         )
 
 
-def _by_topology(uow: UnitOfWork, ci_id: str) -> list[_Match]:
+def _by_topology(uow: UnitOfWork, ci_id: str, needs: Mapping[str, int] | None) -> list[_Match]:
     hops = {ci_id: 0}
-    for reached, depth in impact.dependency_reach(uow.tx, ci_id, max_depth=impact.MAX_DEPTH):
+    walked = (
+        needs.items()
+        if needs is not None
+        else impact.dependency_reach(uow.tx, ci_id, max_depth=impact.MAX_DEPTH)
+    )
+    for reached, depth in walked:
         hops.setdefault(reached, depth)
     facts = cypher.ci_facts(uow.tx, sorted(hops))
 

@@ -11,6 +11,7 @@ it ends (`domain.problems.outages`). Each problem says which trigger opened it a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,16 +144,29 @@ RECURRENCE_SAMPLE = 200
 # A common cause is looked for this many hops up from the incidents' CIs: the shared database,
 # host or array, not the core network everything needs, and a walk that stays cheap.
 RECURRENCE_DEPTH = 3
+# How unlikely the count below an upstream CI must be by chance alone (the window's incidents
+# falling on the estate's CIs at random) for it to open a problem.
+CHANCE = 0.01
+
+
+def _chance(count: int, expected: float) -> float:
+    """The probability of `count` or more incidents where chance puts `expected` (Poisson)."""
+    term, below = math.exp(-expected), 0.0
+    for k in range(count):
+        below += term
+        term *= expected / (k + 1)
+    return max(0.0, 1.0 - below)
 
 
 def incident_opened(uow: UnitOfWork, incident: Mapping[str, Any], ci_id: str | None) -> None:
     """Called as an incident opens (in its transaction): matched to known errors, linked to the
     open problem that explains it or proposed for it, or a recurrence trigger opens one."""
-    known_errors.match_incident(uow, incident["id"], ci_id)
     if ci_id is None:
+        known_errors.match_incident(uow, incident["id"], None)
         return
-    policy = current(uow)
     hops = {ci_id: 0, **dict(impact.dependency_reach(uow.tx, ci_id, max_depth=impact.MAX_DEPTH))}
+    known_errors.match_incident(uow, incident["id"], ci_id, hops)
+    policy = current(uow)
     explaining = cypher.open_at_fault(uow.tx, sorted(hops), OPEN_STATES)
     nearest = _nearest(explaining, hops)
     if nearest is not None:
@@ -229,22 +243,33 @@ def _recurrence(
     )
     names = cypher.ci_names(uow.tx, near)
     # The nearest CI the incident's CI needs below which enough incidents fell, on two CIs or
-    # more: the common cause the dependency graph points at.
+    # more, and more than chance puts there: the common cause the dependency graph points at.
+    # A CI that thousands need collects a few of any day's incidents by chance alone.
+    total = estate = None
     for upstream in near:
         below = [r for r in recent if upstream in reach.get(r["ci"], {})]
-        if len(below) >= wanted and len({r["ci"] for r in below}) >= 2:
-            name = names.get(upstream, upstream)
-            on = sorted({r["ciName"] for r in below})
-            numbers = ", ".join(r["number"] for r in below)
-            return Opening(
-                Trigger.RECURRENCE_BELOW_UPSTREAM,
-                f"{len(below)} incidents within {window} on {', '.join(on)}, which all depend "
-                f"on {name} ({numbers}); the policy opens a problem at {wanted}",
-                f"Recurring incidents below {name}",
-                [upstream],
-                incident["id"],
-                [r["id"] for r in below],
-            )
+        if len(below) < wanted or len({r["ci"] for r in below}) < 2:
+            continue
+        if total is None or estate is None:
+            total, estate = cypher.incidents_since(uow.tx, since), cypher.ci_count(uow.tx)
+        dependants = impact.dependants_within(uow.tx, upstream, max_depth=RECURRENCE_DEPTH)
+        expected = total * (dependants + 1) / max(estate, 1)
+        if _chance(len(below), expected) >= CHANCE:
+            continue
+        name = names.get(upstream, upstream)
+        on = sorted({r["ciName"] for r in below})
+        numbers = ", ".join(r["number"] for r in below)
+        return Opening(
+            Trigger.RECURRENCE_BELOW_UPSTREAM,
+            f"{len(below)} incidents within {window} on {', '.join(on)}, which all depend "
+            f"on {name} ({numbers}); by chance about {expected:.2f} of the window's {total} "
+            f"would fall below it ({dependants} of {estate} CIs need it); the policy opens a "
+            f"problem at {wanted}",
+            f"Recurring incidents below {name}",
+            [upstream],
+            incident["id"],
+            [r["id"] for r in below],
+        )
     return None
 
 

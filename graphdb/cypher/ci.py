@@ -378,6 +378,21 @@ def needs_among(
     return [(r["sid"], r["hit"], int(r["hops"])) for r in rows]
 
 
+def dependants_within(
+    tx: ManagedTransaction, ci_id: str, types: Propagating, *, max_depth: int
+) -> int:
+    """How many CIs need this one within `max_depth` hops (through redundancy groups)."""
+    if not types.union:
+        return 0
+    step = f"(a)-[r:{types.union}]-(b) WHERE {_travels('r', 'a', False)}"
+    row = tx.run(
+        f"MATCH (s:CI {{id: $id}}) OPTIONAL MATCH (s)({step}){{1,{int(max_depth)}}}(d:CI) "
+        "WHERE d <> s RETURN count(DISTINCT d) AS n",
+        {"id": ci_id, **types.params()},
+    ).single(strict=True)
+    return int(row["n"])
+
+
 def _shown(ci: dict[str, Any], service: bool, slas: list[Any]) -> dict[str, Any]:
     """A CI for display, and for a Service the agreements covering it."""
     return {"ci": ci, "service": service, "slas": slas}

@@ -77,6 +77,17 @@ def recent_incidents(tx: ManagedTransaction, since: datetime, limit: int) -> lis
     return [dict(r) for r in rows]
 
 
+def incidents_since(tx: ManagedTransaction, since: datetime) -> int:
+    row = tx.run(
+        "MATCH (i:Incident) WHERE i.createdAt >= $since RETURN count(i) AS n", since=since
+    ).single(strict=True)
+    return int(row["n"])
+
+
+def ci_count(tx: ManagedTransaction) -> int:
+    return int(tx.run("MATCH (c:CI) RETURN count(c) AS n").single(strict=True)["n"])
+
+
 def linked(tx: ManagedTransaction, incident_id: str, problem_id: str) -> dict[str, bool]:
     row = tx.run(
         "MATCH (i:Incident {id: $i}), (p:Problem {id: $p}) "

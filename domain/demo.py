@@ -14,6 +14,7 @@ from domain.configuration import refresh_blast_radius_many
 from domain.incidents.demo import load_demo_incidents
 from domain.knowledge.demo import load_demo_articles
 from domain.records import RecordSearch
+from domain.releases.demo import load_demo_problem_cycle
 from domain.service_level import agreements, catalogue, parties, terms
 from domain.service_level.rules import Rules
 from graphdb.cypher import ci as ci_cypher
@@ -179,7 +180,8 @@ def load_demo_estate(store: Store) -> bool:
     cis = _demo_cis(store)
     articles = load_demo_articles(store, cis)
     incidents = load_demo_incidents(store, cis)
-    return loaded or bool(made) or bool(articles) or bool(incidents)
+    cycle = load_demo_problem_cycle(store, cis)
+    return loaded or bool(made) or bool(articles) or bool(incidents) or cycle
 
 
 # -- Service Level Management: who supports the shop, what is offered, what is agreed -----------

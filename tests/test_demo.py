@@ -95,3 +95,28 @@ def test_the_demo_has_open_incidents_governed_prioritised_and_routed(
     assert lag["governedBy"]["sla"]["name"] == "Online Shop Gold"
     assert lag["team"] is not None
     assert load_demo_estate(store) is False  # not opened twice
+
+
+def test_the_demo_has_a_problem_its_known_error_a_change_and_a_release_to_try(
+    api: Api, store: Store
+) -> None:
+    load_demo_estate(store)
+    found = api.ok(
+        "{ problems(first: 5) { edges { node { number state cisAtFault { name } "
+        "incidents { title } knownErrors { workaround } changes { number state riskTerms { term } "
+        "} } } } releases(first: 5) { edges { node { state releaseVersion changes { title } "
+        "catalogEntries { name offeringVersion } } } } }"
+    )
+    [problem] = [e["node"] for e in found["problems"]["edges"]]
+    assert problem["cisAtFault"] == [{"name": "orders-db"}]
+    assert problem["incidents"] == [{"title": "Checkout slow: orders-db replication lag"}]
+    assert "reads-from-primary" in problem["knownErrors"][0]["workaround"]
+    [change] = problem["changes"]
+    assert change["state"] == "DRAFT" and {t["term"] for t in change["riskTerms"]} >= {
+        "blast_radius",
+        "change_type",
+    }
+    [release] = [e["node"] for e in found["releases"]["edges"]]
+    assert release["state"] == "PLANNED" and release["releaseVersion"] == "2026.12"
+    assert release["catalogEntries"] == [{"name": "Online Shop", "offeringVersion": "2026.11"}]
+    assert load_demo_estate(store) is False

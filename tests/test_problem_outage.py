@@ -16,7 +16,7 @@ from core.ids import record_id, to_global_id
 from domain.availability import outages
 from graphdb.write_path import Store, UnitOfWork
 from tests.conftest import Api
-from tests.test_availability import CREATE, END, import_cis, iso, sla, t
+from tests.test_availability import CREATE, END, UPDATE, import_cis, iso, sla, t
 from tests.test_problems import OPEN, incident, problems
 
 POLICY = (
@@ -160,3 +160,39 @@ def test_with_the_outage_trigger_off_no_problem_opens(
     manager.ok(POLICY, {"input": {"outageTrigger": True}})
     down(api, shop["vm"], t(11, 10), t(11, 14))
     assert [p["trigger"] for p in problems(api)] == ["OUTAGE_OVER_THRESHOLD"]
+
+
+def test_an_outage_recorded_already_over_or_ended_by_an_update_triggers_too(
+    api: Api, store: Store, shop: dict[str, str]
+) -> None:
+    sla(store, "Gold", target=99.9, services=(shop["shop"],))
+    over = api.ok(
+        CREATE,
+        {
+            "i": {
+                "ci": to_global_id("CI", shop["vm"]),
+                "kind": "DOWN",
+                "start": iso(t(10, 10)),
+                "end": iso(t(10, 11)),
+            }
+        },
+    )["createOutage"]
+    assert over["userErrors"] == []
+    [problem] = problems(api)
+    assert over["outage"]["number"] in problem["triggerReason"]
+    api.ok(
+        "mutation($id: ID!) { transitionProblem(input: {id: $id, state: CANCELLED}) { "
+        "userErrors { code } } }",
+        {"id": problem["id"]},
+    )
+    going = api.ok(
+        CREATE,
+        {"i": {"ci": to_global_id("CI", shop["vm"]), "kind": "DOWN", "start": iso(t(12, 10))}},
+    )["createOutage"]["outage"]
+    assert len(problems(api)) == 1
+    updated = api.ok(
+        UPDATE,
+        {"i": {"id": going["id"], "version": going["version"], "end": iso(t(12, 12))}},
+    )["updateOutage"]
+    assert updated["userErrors"] == [], updated
+    assert [p["trigger"] for p in problems(api)] == ["OUTAGE_OVER_THRESHOLD"] * 2

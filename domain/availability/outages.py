@@ -106,12 +106,18 @@ def end_outage_in(uow: UnitOfWork, outage_id: str, end: datetime) -> dict[str, A
             f"{outage.get('number')} ended at {ended.isoformat()}: change its end by updating it",
         )
     over = uow.update(LABEL, outage_id, {"end": end}, expected_version=None)
+    _ended(uow, over)
+    return over
+
+
+def _ended(uow: UnitOfWork, outage: dict[str, Any]) -> None:
+    """However an outage got its end (ended, recorded already over, its end set by an update),
+    Problem Management measures it against the SLAs above it."""
     # Imported here: Problem Management measures the outage with this process's report, which
     # imports this module.
     from domain.problems import outages as problem_outages
 
-    problem_outages.outage_ended(uow, over)
-    return over
+    problem_outages.outage_ended(uow, outage)
 
 
 def open_outage_of_alert(uow: UnitOfWork, alert_id: str) -> dict[str, Any] | None:
@@ -159,6 +165,8 @@ def record_outage(
         )
         if also is not None:
             also(uow, created)
+        if created.get("end") is not None:
+            _ended(uow, uow.lock(LABEL, created["id"]))
         return uow.lock(LABEL, created["id"])
 
     return store.write(actor, work)
@@ -190,6 +198,8 @@ def update_outage(
             )
         if also is not None:
             also(uow, after)
+        if values.get("end") is not None:
+            _ended(uow, uow.lock(LABEL, after["id"]))
 
     return records.update(
         store,

@@ -105,16 +105,19 @@ describe(
 class KnownErrorMatchKind(enum.StrEnum):
     TOPOLOGY = "topology"
     TEXT = "text"
+    PROBLEM = "problem"
 
 
 describe(
     KnownErrorMatchKind,
-    "How a known error was matched to an incident as it opened.",
+    "How a known error was matched to an incident.",
     {
         KnownErrorMatchKind.TOPOLOGY: "It applies to the incident's CI or to a CI that one "
         "needs (the CMDB's impact rules), or to the CI's class and version.",
         KnownErrorMatchKind.TEXT: "Its text shares enough of the words of the incident's "
         "title and description.",
+        KnownErrorMatchKind.PROBLEM: "The incident is caused by the problem it documents: "
+        "linked when the known error appeared, or when the incident was linked to the problem.",
     },
 )
 

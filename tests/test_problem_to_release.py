@@ -73,6 +73,10 @@ def test_a_recurring_outage_from_incidents_to_a_deployed_release(api: Api, store
     chain = api.ok(CHAIN, {"id": opened["id"]})["problem"]
     [known] = chain["knownErrors"]
     assert known["generated"] is True and known["state"] == "ACTIVE"
+    # The incidents the problem already causes match it at once: their workaround shows too.
+    earlier = api.ok(MATCHED, {"id": first[0]["id"]})["node"]
+    assert earlier["workaround"] == "Restart the checkout pods to release their connections"
+    assert earlier["knownErrorMatches"][0]["how"] == "PROBLEM"
 
     # The next incident, on the service above, matches it by topology: the workaround at once.
     later = incident(api, cis["shop"], "cannot pay")

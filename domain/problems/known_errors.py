@@ -29,6 +29,7 @@ from typing import Any
 from core.access import Actor, Permission
 from core.errors import ValidationFailed
 from core.incidents import INCIDENT
+from core.incidents import OPEN_STATES as INCIDENT_OPEN_STATES
 from core.knowledge import KNOWLEDGE_ARTICLE, ArticleKind
 from core.problems import KNOWN_ERROR, KnownErrorMatchKind, KnownErrorState
 from core.records import RecordType, check_properties
@@ -106,6 +107,30 @@ def _generate(uow: UnitOfWork, problem: Mapping[str, Any]) -> None:
         {"generated": True},
     )
     publish(uow, created["id"])
+    match_caused(uow, problem["id"])
+
+
+def match_caused(
+    uow: UnitOfWork, problem_id: str, incident_ids: Sequence[str] | None = None
+) -> None:
+    """The open incidents a problem causes (these, when given) match its active known errors,
+    so that their workaround shows on them too: when the known error appears, and when an
+    incident is linked to the problem after it."""
+    for row in cypher.unmatched_caused(
+        uow.tx, problem_id, incident_ids, INCIDENT_OPEN_STATES, ACTIVE
+    ):
+        uow.link(
+            INCIDENT.label,
+            row["incident"],
+            "MATCHES",
+            KNOWN_ERROR.label,
+            row["ke"],
+            {
+                "how": KnownErrorMatchKind.PROBLEM.value,
+                "reason": f"{row['number']} documents {row['problem']}, which causes it",
+                "rank": row["rank"],
+            },
+        )
 
 
 # -- writing known errors -----------------------------------------------------------------------

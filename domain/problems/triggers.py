@@ -80,6 +80,7 @@ def _link(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:
     if state["proposed"]:
         cypher.drop_proposal(uow.tx, incident_id, problem_id)
     uow.link(INCIDENT.label, incident_id, "CAUSED_BY", PROBLEM.label, problem_id, {"why": why})
+    known_errors.match_caused(uow, problem_id, [incident_id])
 
 
 def link_by_hand(store: Store, actor: Actor, incident_id: str, problem_id: str) -> None:

@@ -121,6 +121,29 @@ def by_text(
     return [{"ke": dict(r["ke"]), "score": float(r["score"])} for r in rows]
 
 
+def unmatched_caused(
+    tx: ManagedTransaction,
+    problem_id: str,
+    incident_ids: Sequence[str] | None,
+    open_states: Sequence[str],
+    ke_states: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The open incidents the problem causes (of these, when given) and the known errors in
+    `ke_states` documenting it that they have not matched yet, with each incident's next rank."""
+    rows = tx.run(
+        f"MATCH (p:Problem {{id: $id}})<-[:DOCUMENTS]-(k:{_KE}) WHERE k.state IN $keStates "
+        "MATCH (i:Incident)-[:CAUSED_BY]->(p) WHERE i.state IN $open "
+        "  AND ($ids IS NULL OR i.id IN $ids) AND NOT (i)-[:MATCHES]->(k) "
+        "RETURN i.id AS incident, k.id AS ke, k.number AS number, p.number AS problem, "
+        "  COUNT { (i)-[:MATCHES]->() } + 1 AS rank ORDER BY incident, number",
+        id=problem_id,
+        ids=None if incident_ids is None else list(incident_ids),
+        open=list(open_states),
+        keStates=list(ke_states),
+    )
+    return [dict(r) for r in rows]
+
+
 def matches_of(
     tx: ManagedTransaction, incident_ids: Sequence[str], states: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:

@@ -469,15 +469,12 @@ def resolve_in(uow: UnitOfWork, incident_id: str, code: str, notes: str) -> bool
     incident = uow.lock(LABEL, incident_id)
     if incident.get("state") not in OPEN_STATES:
         return False
-    after = uow.transition(
-        LABEL,
+    _step_in(
+        uow,
         incident_id,
         IncidentState.RESOLVED,
-        expected_version=None,
-        changes={"resolutionCode": code, "resolutionNotes": notes},
+        {"resolutionCode": code, "resolutionNotes": notes},
     )
-    stepped(uow, after, IncidentState.RESOLVED)
-    _finish(uow, uow.lock(LABEL, incident_id), Change.CHANGED)
     return True
 
 
@@ -490,10 +487,18 @@ def reopen_in(uow: UnitOfWork, incident_id: str) -> bool:
         return False
     if _within_reopen_window(incident, {}) is not None:
         return False
-    after = uow.transition(LABEL, incident_id, IncidentState.IN_PROGRESS, expected_version=None)
-    stepped(uow, after, IncidentState.IN_PROGRESS)
-    _finish(uow, uow.lock(LABEL, incident_id), Change.CHANGED)
+    _step_in(uow, incident_id, IncidentState.IN_PROGRESS)
     return True
+
+
+def _step_in(
+    uow: UnitOfWork, incident_id: str, target: str, changes: Mapping[str, Any] | None = None
+) -> None:
+    """One step of the state machine inside the caller's unit of work (no version check),
+    with what the step brings, the clocks and the subscribers, as `transitionIncident` does."""
+    after = uow.transition(LABEL, incident_id, target, expected_version=None, changes=changes)
+    stepped(uow, after, target)
+    _finish(uow, uow.lock(LABEL, incident_id), Change.CHANGED)
 
 
 def tell_team(
@@ -524,9 +529,7 @@ def _auto_close(uow: UnitOfWork, timer: DueTimer) -> None:
     incident = uow.lock(LABEL, timer.record_id)
     if incident.get("state") != IncidentState.RESOLVED:
         return
-    after = uow.transition(LABEL, timer.record_id, IncidentState.CLOSED, expected_version=None)
-    stepped(uow, after, IncidentState.CLOSED)
-    _finish(uow, uow.lock(LABEL, timer.record_id), Change.CHANGED)
+    _step_in(uow, timer.record_id, IncidentState.CLOSED)
 
 
 # -- major incidents ----------------------------------------------------------------------------

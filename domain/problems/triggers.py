@@ -62,18 +62,27 @@ def open_problem_in(uow: UnitOfWork, opening: Opening) -> dict[str, Any]:
     problem_id = created["id"]
     if opening.source_incident is not None:
         uow.link(PROBLEM.label, problem_id, "TRIGGERED_BY", INCIDENT.label, opening.source_incident)
-    for incident_id in dict.fromkeys(opening.incidents):
-        _link(uow, incident_id, problem_id, opening.reason)
+    # A new problem has no links, proposals or known errors yet: its incidents in one statement.
+    caused = list(dict.fromkeys(opening.incidents))
+    uow.link_many(
+        INCIDENT.label,
+        "CAUSED_BY",
+        PROBLEM.label,
+        [{"s": i, "t": problem_id, "props": {}} for i in caused],
+        {"why": opening.reason},
+    )
+    uow.audit_many(
+        [
+            ("relate", INCIDENT.label, i, None, {"type": "CAUSED_BY", "targetId": problem_id})
+            for i in caused
+        ]
+    )
     return uow.lock(PROBLEM.label, problem_id)
 
 
 def link_in(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:
-    """Link an incident to a problem as caused by it (a proposal for it taken), inside the
-    caller's unit of work; already linked, nothing changes."""
-    _link(uow, incident_id, problem_id, why)
-
-
-def _link(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:
+    """Link an incident to a problem as caused by it, inside the caller's unit of work: a
+    proposal for it taken, its known errors matched; already linked, nothing changes."""
     state = cypher.linked(uow.tx, incident_id, problem_id)
     if state["caused"]:
         return
@@ -85,37 +94,35 @@ def _link(uow: UnitOfWork, incident_id: str, problem_id: str, why: str) -> None:
 
 def link_by_hand(store: Store, actor: Actor, incident_id: str, problem_id: str) -> None:
     """`linkIncidentToProblem`: an incident linked to a problem as caused by it."""
+    _link_checked(store, actor, incident_id, problem_id, proposed=False)
+
+
+def accept_proposal(store: Store, actor: Actor, incident_id: str, problem_id: str) -> None:
+    """`acceptProblemProposal`: the proposal is taken, the incident linked as caused."""
+    _link_checked(store, actor, incident_id, problem_id, proposed=True)
+
+
+def _link_checked(
+    store: Store, actor: Actor, incident_id: str, problem_id: str, *, proposed: bool
+) -> None:
     actor.require(Permission.WORK_RECORDS)
 
     def work(uow: UnitOfWork) -> None:
         uow.lock(INCIDENT.label, incident_id)
         problem = uow.lock(PROBLEM.label, problem_id)
-        if cypher.linked(uow.tx, incident_id, problem_id)["caused"]:
+        state = cypher.linked(uow.tx, incident_id, problem_id)
+        if proposed and not state["proposed"]:
+            raise ValidationFailed(
+                "problem", "not_proposed", f"{problem['number']} is not proposed for the incident"
+            )
+        if not proposed and state["caused"]:
             raise ValidationFailed(
                 "incident",
                 "already_linked",
                 f"the incident is already linked to {problem['number']}",
             )
-        _link(uow, incident_id, problem_id, f"linked by {actor.name}")
-        uow.touch(PROBLEM.label, problem_id)
-
-    store.write(actor, work)
-
-
-def accept_proposal(store: Store, actor: Actor, incident_id: str, problem_id: str) -> None:
-    """`acceptProblemProposal`: the proposal is taken, the incident linked as caused."""
-    actor.require(Permission.WORK_RECORDS)
-
-    def work(uow: UnitOfWork) -> None:
-        uow.lock(INCIDENT.label, incident_id)
-        problem = uow.lock(PROBLEM.label, problem_id)
-        if not cypher.linked(uow.tx, incident_id, problem_id)["proposed"]:
-            raise ValidationFailed(
-                "problem",
-                "not_proposed",
-                f"{problem['number']} is not proposed for the incident",
-            )
-        _link(uow, incident_id, problem_id, f"proposal accepted by {actor.name}")
+        how = "proposal accepted" if proposed else "linked"
+        link_in(uow, incident_id, problem_id, f"{how} by {actor.name}")
         uow.touch(PROBLEM.label, problem_id)
 
     store.write(actor, work)
@@ -196,7 +203,7 @@ def _follow(
     )
     why = f"{problem['number']} ({problem['title']}) is open with the fault {where}"
     if policy.link_mode is LinkMode.LINK:
-        _link(uow, incident["id"], problem["id"], why)
+        link_in(uow, incident["id"], problem["id"], why)
     else:
         uow.link(
             INCIDENT.label,

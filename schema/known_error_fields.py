@@ -20,10 +20,11 @@ from schema.records import values_enum
 MatchKindEnum = values_enum(KnownErrorMatchKind)
 
 
-@strawberry.type(description="A known error matched to an incident as it opened, and why.")
+@strawberry.type(description="A known error matched to an incident, and why.")
 class KnownErrorMatch:
     how: MatchKindEnum = strawberry.field(  # type: ignore[valid-type]
-        description="By topology (the CI, what it needs, its class) or by text."
+        description="By topology (the CI, what it needs, its class), by text, or by the "
+        "problem that causes the incident."
     )
     reason: str = strawberry.field(description="Why it matched, in words.")
     known_error: KnownErrorNode = strawberry.field(description="The known error, as it is now.")
@@ -48,8 +49,9 @@ class IncidentKnownErrorFields:
         return [KnownErrorNode.from_props(r) for r in rows]
 
     @strawberry.field(
-        description="The known errors matched to it as it opened, best first (active ones "
-        "first, then topology before text, nearest first), each with how and why."
+        description="The known errors matched to it, best first (active ones first, then in "
+        "the order they were matched: topology before text, nearest first), each with how "
+        "and why."
     )
     async def known_error_matches(self, info: Info) -> list[KnownErrorMatch]:
         rows = await _matches(info, str(self.id))

@@ -25,6 +25,8 @@ from core.records import check_properties
 from domain import impact, records
 from domain.problems import known_errors
 from domain.problems.policy import Policy, current
+from graphdb.cypher import ci as ci_cypher
+from graphdb.cypher import incidents as incident_cypher
 from graphdb.cypher import problems as cypher
 from graphdb.write_path import Store, UnitOfWork
 
@@ -195,7 +197,7 @@ def _follow(
 ) -> None:
     problem = found["problem"]
     at = min((c for c in found["cis"] if c in hops), key=lambda c: hops[c])
-    names = cypher.ci_names(uow.tx, [at])
+    names = {c: row["name"] for c, row in ci_cypher.by_ids(uow.tx, [at]).items()}
     where = (
         f"on its CI {names.get(at, at)}"
         if hops[at] == 0
@@ -249,7 +251,7 @@ def _recurrence(
     reach = impact.needs_among(
         uow.tx, sorted({r["ci"] for r in recent}), near, max_depth=RECURRENCE_DEPTH
     )
-    names = cypher.ci_names(uow.tx, near)
+    names = {c: row["name"] for c, row in ci_cypher.by_ids(uow.tx, near).items()}
     # The nearest CI the incident's CI needs below which enough incidents fell, on two CIs or
     # more, and more than chance puts there: the common cause the dependency graph points at.
     # A CI that thousands need collects a few of any day's incidents by chance alone.
@@ -298,7 +300,7 @@ def incident_resolved(uow: UnitOfWork, incident: Mapping[str, Any]) -> None:
         return
     if cypher.open_caused(uow.tx, incident["id"], OPEN_STATES):
         return
-    ci_id = cypher.incident_ci(uow.tx, incident["id"])
+    ci_id = incident_cypher.linked_id(uow.tx, incident["id"], "AFFECTS")
     opened = open_problem_in(
         uow,
         Opening(

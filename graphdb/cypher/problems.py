@@ -108,20 +108,6 @@ def drop_proposal(tx: ManagedTransaction, incident_id: str, problem_id: str) -> 
     return int(summary.counters.relationships_deleted)
 
 
-def incident_ci(tx: ManagedTransaction, incident_id: str) -> str | None:
-    row = tx.run(
-        "MATCH (:Incident {id: $id})-[:AFFECTS]->(c:CI) RETURN c.id AS ci LIMIT 1", id=incident_id
-    ).single()
-    return row["ci"] if row else None
-
-
-def ci_names(tx: ManagedTransaction, ci_ids: Sequence[str]) -> dict[str, str]:
-    rows = tx.run(
-        "MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id, c.name AS name", ids=list(ci_ids)
-    )
-    return {r["id"]: r["name"] for r in rows}
-
-
 def outage_incident(tx: ManagedTransaction, outage_id: str) -> dict[str, Any] | None:
     """The incident behind an outage: raised by the alert it was recorded from, or, for an
     alert correlated as a symptom, by its root; the oldest if several."""

@@ -337,7 +337,13 @@ def test_serve_with_two_workers_answers_from_two_processes_and_stops_on_sigterm(
     connections: list[http.client.HTTPConnection] = []
     try:
         deadline = time.monotonic() + 120
-        while len(children(server.pid)) < 2 or not answers(port):
+        # The socket answers as soon as one worker is up; a worker still starting (importing
+        # the schema, migrating) accepts nothing yet, so both must say they are ready.
+        while (
+            len(children(server.pid)) < 2
+            or log_path.read_text().count("Application startup complete.") < 2
+            or not answers(port)
+        ):
             assert server.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.2)

@@ -8,7 +8,10 @@ always naming the database. Driver failures that mean "the store is not there" b
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -31,6 +34,13 @@ Work = Callable[[ManagedTransaction], T]
 
 _UNAVAILABLE = (ServiceUnavailable, SessionExpired, DatabaseUnavailable, AuthError, OSError)
 
+# The HTTP gate sets this for each request, so the reads one request makes can be told apart from
+# the reads of background work (in-process actors, sweeps) running at the same time.
+serving_request: ContextVar[str | None] = ContextVar("serving_request", default=None)
+
+# Enough to look a request up just after it answered; older tallies are dropped.
+_TALLIES_KEPT = 512
+
 
 @dataclass(frozen=True)
 class GraphConfig:
@@ -52,6 +62,8 @@ class Graph:
         # so a query's cost can be measured while they run.
         self.transactions = 0
         self.reads = 0
+        self._reads_by_request: OrderedDict[str, int] = OrderedDict()
+        self._tally_lock = threading.Lock()
         auth = (config.user, config.password) if config.password else None
         self._driver = GraphDatabase.driver(
             config.uri,
@@ -71,9 +83,26 @@ class Graph:
     def _session(self, access: str) -> neo4j.Session:
         return self._driver.session(database=self.config.database, default_access_mode=access)
 
+    def reads_of(self, request_id: str) -> int:
+        """The read transactions made on behalf of one request (its response's X-Request-Id)."""
+        with self._tally_lock:
+            return self._reads_by_request.get(request_id, 0)
+
+    def _tally_read(self) -> None:
+        self.reads += 1
+        request_id = serving_request.get()
+        if request_id is None:
+            return
+        with self._tally_lock:
+            tallies = self._reads_by_request
+            tallies[request_id] = tallies.get(request_id, 0) + 1
+            tallies.move_to_end(request_id)
+            while len(tallies) > _TALLIES_KEPT:
+                tallies.popitem(last=False)
+
     def read(self, work: Work[T]) -> T:
         self.transactions += 1
-        self.reads += 1
+        self._tally_read()
         try:
             with self._session(neo4j.READ_ACCESS) as session:
                 return session.execute_read(work)

@@ -56,6 +56,7 @@ from strawberry.types.unset import UnsetType
 from core.access import ANONYMOUS, Actor
 from core.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, Unauthenticated
 from domain.tokens import actor_for_token
+from graphdb.driver import serving_request
 from graphdb.feed import Feed
 from graphdb.write_path import Store
 from itsm import graphiql
@@ -290,6 +291,7 @@ class GraphQLGate:
             return
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        serving = serving_request.set(request_id)
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -305,6 +307,8 @@ class GraphQLGate:
             log.exception("internal error (requestId=%s) at the HTTP edge", request_id)
             if not started:
                 await error_response(InternalServerError(request_id))(scope, receive, send_with_id)
+        finally:
+            serving_request.reset(serving)
 
     async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)

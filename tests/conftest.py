@@ -151,6 +151,18 @@ class Api:
         data: dict[str, Any] = body["data"]
         return data
 
+    def ok_counting_reads(
+        self, graph: Graph, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], int]:
+        """The answer and the read transactions made for this request alone, so background work
+        reading at the same time (in-process actors, sweeps) does not count."""
+        response = self.post(query, variables)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body or not body["errors"], body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data, graph.reads_of(response.headers["x-request-id"])
+
     def as_role(self, store: Store, role: str) -> Api:
         return Api(self.url, issue_token(store, SYSTEM, role, f"test {role}").secret)
 

@@ -326,8 +326,9 @@ async def _current_loader(
 ) -> list[dict[str, Any] | None]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for label, ids in _by_label(keys).items():
-        rows = await ctx.run(terms.current_terms_of, ctx.store, ctx.actor, label, ids)
+        rows, escalations = await ctx.run(terms.current_terms_of, ctx.store, ctx.actor, label, ids)
         found.update({(label, i): row for i, row in rows.items()})
+        _prime_escalations(ctx, escalations)
     return [found.get(key) for key in keys]
 
 
@@ -336,9 +337,18 @@ async def _history_loader(
 ) -> list[list[dict[str, Any]]]:
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for label, ids in _by_label(keys).items():
-        rows = await ctx.run(terms.histories_of, ctx.store, ctx.actor, label, ids)
+        rows, escalations = await ctx.run(terms.histories_of, ctx.store, ctx.actor, label, ids)
         found.update({(label, i): versions for i, versions in rows.items()})
+        _prime_escalations(ctx, escalations)
     return [found.get(key, []) for key in keys]
+
+
+def _prime_escalations(ctx: Context, escalations: dict[str, list[EscalationStep]]) -> None:
+    # Primed, the escalation of terms read here costs no batch of its own: otherwise it would be
+    # one batch or two, as the current and the history loaders happened to finish.
+    loader = ctx.loaders.keyed("escalation", escalation_loader)
+    for terms_id, steps in escalations.items():
+        loader.prime(terms_id, steps)
 
 
 async def current_terms(info: Info, label: str, agreement_id: str) -> AgreementTermsNode | None:

@@ -517,17 +517,30 @@ def history_of(store: Store, actor: Actor, agreement: str) -> list[dict[str, Any
 
 def current_terms_of(
     store: Store, actor: Actor, label: str, agreement_ids: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """The current terms of many SLAs (or OLAs), by agreement id."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[EscalationStep]]]:
+    """The current terms of many SLAs (or OLAs), by agreement id, and their escalation paths by
+    terms id: read together, so a page showing both costs one round trip whatever else it asks."""
     actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.current_of(tx, label, agreement_ids))
+
+    def read(tx: Any) -> tuple[dict[str, dict[str, Any]], dict[str, list[EscalationStep]]]:
+        found = cypher.current_of(tx, label, agreement_ids)
+        return found, _escalations(tx, [t["id"] for t in found.values()])
+
+    return store.read(read)
 
 
 def histories_of(
     store: Store, actor: Actor, label: str, agreement_ids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[EscalationStep]]]:
+    """Every terms version of many agreements, newest first, with the escalation paths as
+    `current_terms_of` gives them."""
     actor.require(Permission.READ)
-    return store.read(lambda tx: cypher.history_of(tx, label, agreement_ids))
+
+    def read(tx: Any) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[EscalationStep]]]:
+        found = cypher.history_of(tx, label, agreement_ids)
+        return found, _escalations(tx, [t["id"] for ts in found.values() for t in ts])
+
+    return store.read(read)
 
 
 def escalation_of(
@@ -535,7 +548,11 @@ def escalation_of(
 ) -> dict[str, list[EscalationStep]]:
     """The escalation paths of many terms versions, each in order."""
     actor.require(Permission.READ)
-    found = store.read(lambda tx: cypher.levels_of(tx, terms_ids))
+    return store.read(lambda tx: _escalations(tx, terms_ids))
+
+
+def _escalations(tx: Any, terms_ids: Sequence[str]) -> dict[str, list[EscalationStep]]:
+    found = cypher.levels_of(tx, terms_ids)
     return {i: [step_from_stored(level) for level in levels] for i, levels in found.items()}
 
 

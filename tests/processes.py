@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,9 @@ class ItsmProcess:
             env=environment,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # Its own process group: a worker runs its actors in child processes, and killing
+            # the group is what keeps none of them running after the test.
+            start_new_session=True,
         )
 
     @property
@@ -106,16 +111,16 @@ class ItsmProcess:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        self.proc.kill()
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
         if self.alive():
             self.proc.terminate()
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.kill()  # what is left of the group: nothing, once it stopped as it should
         self._log.close()
         self.log_path.unlink(missing_ok=True)
 

@@ -423,7 +423,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         store = _store(settings)
         try:
             migrate(store.graph)
-            if load_demo_estate(store):
+            if args.no_demo:
+                say("Demo estate not loaded (--no-demo).")
+            elif load_demo_estate(store):
                 say("Loaded the demo estate (an online shop).")
             secret, which = development_token(store, settings)
         finally:
@@ -479,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     _serving_options(serve)
     run = sub.add_parser("run", help="start Neo4j, migrate, load the demo, serve (development)")
     _serving_options(run)
+    run.add_argument(
+        "--no-demo", action="store_true", help="leave the graph as it is: no demo estate loaded"
+    )
     worker = sub.add_parser("worker", help="run the Dramatiq actors against BROKER_URL")
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=4)

@@ -59,6 +59,7 @@ class DevelopmentRun:
     stdout: int | IO[bytes] | None = subprocess.PIPE
     api_port: int = field(default_factory=free_port)
     neo4j_port: int = field(default_factory=free_port)
+    options: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,7 +84,7 @@ class DevelopmentRun:
             runtime.symlink_to(ROOT / ".itsm" / "neo4j-runtime")
         with (self.data_dir / "run.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "itsm.cli", "run"],
+                [sys.executable, "-m", "itsm.cli", "run", *self.options],
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -143,14 +144,18 @@ class DevelopmentRun:
             timeout=120,
         ).stdout
 
-    def me(self, token: str) -> dict[str, Any]:
+    def ask(self, token: str, query: str) -> dict[str, Any]:
         response = httpx.post(
             f"http://127.0.0.1:{self.api_port}/graphql",
-            json={"query": "{ me { name role } }"},
+            json={"query": query},
             headers={"Authorization": f"Bearer {token}"},
         )
         assert response.status_code == 200, response.text
-        me: dict[str, Any] = response.json()["data"]["me"]
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    def me(self, token: str) -> dict[str, Any]:
+        me: dict[str, Any] = self.ask(token, "{ me { name role } }")["me"]
         return me
 
 
@@ -240,13 +245,14 @@ def test_sigterm_with_stdout_a_full_pipe_stops_neo4j_and_an_unknown_kept_token_i
             os.write(write_end, b"x" * 4096)
     fcntl.fcntl(write_end, fcntl.F_SETFL, flags)
     try:
-        run = DevelopmentRun(data_dir, stdout=write_end)
+        run = DevelopmentRun(data_dir, stdout=write_end, options=("--no-demo",))
         runs.append(run.start())
         os.close(write_end)
         run.wait_until_serving()
         token = (data_dir / DEVELOPMENT_TOKEN_FILE).read_text().strip()
         assert token != "itsm_not-a-token-of-this-database"
         assert run.me(token)["role"] == "admin"
+        assert run.ask(token, "{ cis(first: 1) { edges { node { id } } } }")["cis"]["edges"] == []
         pid = run.neo4j_pid()
 
         assert run.stop(signal.SIGTERM) == 0
@@ -333,6 +339,8 @@ def test_serve_with_two_workers_answers_from_two_processes_and_stops_on_sigterm(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so a failed run can kill its workers along with it.
+            start_new_session=True,
         )
     connections: list[http.client.HTTPConnection] = []
     try:
@@ -394,6 +402,8 @@ def test_serve_with_two_workers_answers_from_two_processes_and_stops_on_sigterm(
     finally:
         for connection in connections:
             connection.close()
+        # Whatever failed, no worker outlives the test (a SIGKILLed server cannot stop its own).
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
         if server.poll() is None:
-            server.kill()
             server.wait()

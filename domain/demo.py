@@ -152,23 +152,43 @@ def load_demo_estate(store: Store) -> bool:
         exists = ci_cypher.by_identity(uow.tx, shop)
         if exists:
             return False
-        ids: dict[str, str] = {}
-        identities = []
-        for key, cls, name, crit, attrs in CIS:
-            props = cmdb.ci_properties(
+        # In batches, as an import writes them: one statement per class and per relationship
+        # type, where one per CI and per link made a fresh install wait seconds longer.
+        keys = [key for key, *_ in CIS]
+        rows = [
+            cmdb.ci_properties(
                 cmdb.NewCI(ci_class=cls, name=name, criticality=crit, attributes=attrs)
             )
-            ids[key] = uow.create("CI", props, extra_labels=(cls,))["id"]
-            identities.append(
-                {"id": ids[key], "keys": cmdb.identity_keys(cmdb.ci_class(cls), props)}
-            )
-        ci_cypher.set_identities(uow.tx, identities)
+            for _, cls, name, crit, attrs in CIS
+        ]
+        created = uow.create_many("CI", rows, extra_label_key="ciClass")
+        ids = {key: row["id"] for key, row in zip(keys, created, strict=True)}
+        ci_cypher.set_identities(
+            uow.tx,
+            [
+                {"id": row["id"], "keys": cmdb.identity_keys(cmdb.ci_class(row["ciClass"]), row)}
+                for row in created
+            ],
+        )
+        by_type: dict[str, list[dict[str, Any]]] = {}
         for source, rel, target, *extra in LINKS:
-            seen = {"source": "demo", "firstSeen": uow.at, "lastSeen": uow.at}
-            uow.link(
-                "CI", ids[source], rel, "CI", ids[target], {**seen, **(extra[0] if extra else {})}
-            )
-
+            props = extra[0] if extra else {}
+            by_type.setdefault(rel, []).append({"s": ids[source], "t": ids[target], "props": props})
+        seen = {"source": "demo", "firstSeen": uow.at, "lastSeen": uow.at}
+        for rel, links in by_type.items():
+            uow.link_many("CI", rel, "CI", links, common=seen)
+        uow.audit_many(
+            [
+                (
+                    "relate",
+                    "CI",
+                    ids[source],
+                    None,
+                    {"type": rel, "targetId": ids[target], **seen, **(extra[0] if extra else {})},
+                )
+                for source, rel, target, *extra in LINKS
+            ]
+        )
         return True
 
     loaded = store.write(SYSTEM, work)

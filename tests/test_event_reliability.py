@@ -162,8 +162,9 @@ def kept_redis() -> Iterator[KeptRedis]:
 def test_with_the_broker_down_nothing_is_accepted_and_nothing_accepted_is_lost(
     store: Store,
     settings: Settings,
-    itsm_processes: list[ItsmProcess],
+    # Set up before the processes, so torn down after them: they stop while their broker is up.
     kept_redis: KeptRedis,
+    itsm_processes: list[ItsmProcess],
     on_call: str,
 ) -> None:
     cis = register(store, "db-1", "db-2")

@@ -198,13 +198,19 @@ def test_the_development_token_is_kept_and_ctrl_c_on_a_closed_pipe_stops_neo4j(
     data_dir = tmp_path / "itsm"
     first = DevelopmentRun(data_dir)
     runs.append(first.start())
-    token, which = token_in(first.banner())
+    banner = first.banner()
+    assert "Loaded the demo estate" in banner, banner
+    token, which = token_in(banner)
     assert which.startswith("new"), which
     kept = data_dir / DEVELOPMENT_TOKEN_FILE
     assert kept.read_text().strip() == token
     assert kept.stat().st_mode & 0o777 == 0o600
     first.wait_until_serving()
     assert first.me(token)["role"] == "admin"
+    shop = first.ask(
+        token, '{ cis(first: 5, filter: {ciClass: "Service"}) { edges { node { name } } } }'
+    )
+    assert "Online Shop" in {e["node"]["name"] for e in shop["cis"]["edges"]}
     pid = first.neo4j_pid()
 
     assert first.stop(signal.SIGTERM) == 0
@@ -212,7 +218,9 @@ def test_the_development_token_is_kept_and_ctrl_c_on_a_closed_pipe_stops_neo4j(
 
     second = DevelopmentRun(data_dir)
     runs.append(second.start())
-    again, which = token_in(second.banner())
+    banner = second.banner()
+    assert "Loaded the demo estate" not in banner, banner  # it is there from the first run
+    again, which = token_in(banner)
     assert again == token
     assert "still valid" in which
     second.wait_until_serving()

@@ -585,6 +585,16 @@ def dependency_reach(
     return [(r.ci_id, r.depth) for r in result.reached]
 
 
+def dependant_reach(tx: ManagedTransaction, ci_id: str, *, max_depth: int) -> list[tuple[str, int]]:
+    """Every CI that needs `ci_id`, transitively, by every propagating relationship type
+    (through redundancy groups too), with its fewest hops: `dependency_reach` the other way."""
+    types = _propagating(check_request(max_depth, None))
+    found = ci_cypher.propagation_reach(
+        tx, [(ci_id, 0)], types, upstream=False, through_groups=True, max_depth=max_depth
+    )
+    return [(ci, depth) for ci, depth in found["reached"] if ci != ci_id]
+
+
 # -- several failures at once ---------------------------------------------------------------------
 
 

@@ -223,6 +223,87 @@ def test_topology_matches_an_incident_two_hops_below_and_not_an_unrelated_one(
     assert sorted(i["number"] for i in one_ke(api, ke["id"])["incidents"]) == [shop["number"]]
 
 
+def test_a_new_known_error_matches_the_open_incidents_below_its_cis_and_no_closed_one(
+    api: Api, store: Store
+) -> None:
+    cis = chain(store, rest=20)
+    caused = incident(api, "Billing cannot save invoices", cis["billing"])
+    below = incident(api, "Shop checkout fails", cis["shop"])
+    on_it = incident(api, "orders-db refuses connections", cis["orders-db"])
+    elsewhere = incident(api, "CRM is slow", cis["crm"])
+    done = incident(api, "Shop was slow this morning", cis["shop"])
+    version = api.ok("query($id: ID!) { incident(id: $id) { version } }", {"id": done["id"]})
+    step = "mutation($input: TransitionIncidentInput!) { transitionIncident(input: $input) { userErrors { code } incident { version } } }"
+    current = version["incident"]["version"]
+    for state, changes in (
+        ("IN_PROGRESS", None),
+        ("RESOLVED", {"resolutionCode": "FIXED", "resolutionNotes": "gone by itself"}),
+    ):
+        given: dict[str, Any] = {"id": done["id"], "state": state, "version": current}
+        if changes:
+            given["changes"] = changes
+        stepped = api.ok(step, {"input": given})["transitionIncident"]
+        assert stepped["userErrors"] == [], stepped
+        current = stepped["incident"]["version"]
+    draft = problem(api, title="Orders pool exhausted", cisAtFault=[cis["orders-db"]])
+    linked = api.ok(
+        "mutation($input: LinkIncidentToProblemInput!) { linkIncidentToProblem(input: $input) "
+        "{ userErrors { code } } }",
+        {"input": {"incident": caused["id"], "problem": draft["id"]}},
+    )["linkIncidentToProblem"]
+    assert linked["userErrors"] == []
+    for shown in (caused, below, on_it):
+        assert api.ok(INCIDENT, {"id": shown["id"]})["incident"]["workaround"] is None
+
+    # The known error appears: every open incident on orders-db or below it shows its
+    # workaround at once, each with why, without being opened again.
+    whole = written(
+        api,
+        UPDATE_PROBLEM,
+        "updateProblem",
+        "problem",
+        {
+            "id": draft["id"],
+            "version": api.ok(
+                "query($id: ID!) { problem(id: $id) { version } }", {"id": draft["id"]}
+            )["problem"]["version"],
+            "rootCause": "The pool is too small",
+            "workaround": "Restart the orders service",
+        },
+    )
+    [ke] = whole["knownErrors"]
+
+    def matches(of: dict[str, Any]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = api.ok(INCIDENT, {"id": of["id"]})["incident"][
+            "knownErrorMatches"
+        ]
+        return found
+
+    [by_problem] = matches(caused)
+    assert by_problem["how"] == "PROBLEM" and by_problem["knownError"]["number"] == ke["number"]
+    [by_topology] = matches(below)
+    assert by_topology["how"] == "TOPOLOGY"
+    assert "orders-db, which its CI shop needs (1 hop(s) upstream)" in by_topology["reason"]
+    assert by_topology["knownError"]["workaround"] == "Restart the orders service"
+    [direct] = matches(on_it)
+    assert direct["how"] == "TOPOLOGY" and "applies to its CI orders-db" in direct["reason"]
+    assert matches(elsewhere) == [] and matches(done) == []
+    assert sorted(i["number"] for i in one_ke(api, ke["id"])["incidents"]) == sorted(
+        i["number"] for i in (caused, below, on_it)
+    )
+
+    # Saving the problem again republishes the known error and matches nothing twice.
+    again = written(
+        api,
+        UPDATE_PROBLEM,
+        "updateProblem",
+        "problem",
+        {"id": draft["id"], "version": whole["version"], "title": "Orders pool too small"},
+    )
+    assert again["knownErrors"][0]["title"] == "Orders pool too small"
+    assert [len(matches(i)) for i in (caused, below, on_it, elsewhere, done)] == [1, 1, 1, 0, 0]
+
+
 def test_a_ci_class_and_version_match_and_text_matches_without_topology(api: Api) -> None:
     db14 = ci(api, "ledger-db", "Database", version="14.1")
     db15 = ci(api, "audit-db", "Database", version="15.0")

@@ -106,8 +106,10 @@ def _generate(uow: UnitOfWork, problem: Mapping[str, Any]) -> None:
         ],
         {"generated": True},
     )
-    publish(uow, created["id"])
+    # The incidents its problem causes match it as that (`problem`) before the topology
+    # matching of `publish` takes the other open incidents on its CIs.
     match_caused(uow, problem["id"])
+    publish(uow, created["id"])
 
 
 def match_caused(
@@ -217,7 +219,8 @@ def _body(ke: Mapping[str, Any], ci_names: Sequence[str]) -> str:
 
 def publish(uow: UnitOfWork, ke_id: str) -> None:
     """The known error's article brought in step with it: written, republished where what it
-    says changed, or retired with it."""
+    says changed, or retired with it; and, while it is active, the open incidents on its CIs or
+    below them matched to it."""
     ke = uow.lock(KNOWN_ERROR.label, ke_id)
     article_id = cypher.article_of(uow.tx, ke_id)
     if ke.get("state") == KnownErrorState.RETIRED:
@@ -241,6 +244,53 @@ def publish(uow: UnitOfWork, ke_id: str) -> None:
     )
     if article_id is None:
         uow.link(KNOWN_ERROR.label, ke_id, "PUBLISHED_AS", KNOWLEDGE_ARTICLE.label, article["id"])
+    _match_open_below(uow, ke, {str(c["id"]): str(c["name"]) for c in cis})
+
+
+def _match_open_below(uow: UnitOfWork, ke: Mapping[str, Any], cis: Mapping[str, str]) -> None:
+    """Open incidents on the known error's CIs (id → name), or on CIs that need them, match it
+    by topology as soon as it is active, as an incident opening later would."""
+    if ke.get("state") not in ACTIVE or not cis:
+        return
+    nearest: dict[str, tuple[int, str]] = {}  # a CI → (hops, the known error's CI it needs)
+    for applies in sorted(cis, key=lambda c: cis[c]):
+        reach = [(applies, 0), *impact.dependant_reach(uow.tx, applies, max_depth=impact.MAX_DEPTH)]
+        for ci, hops in reach:
+            if ci not in nearest or hops < nearest[ci][0]:
+                nearest[ci] = (hops, applies)
+    rows = cypher.unmatched_open_on(uow.tx, ke["id"], sorted(nearest), INCIDENT_OPEN_STATES)
+    if not rows:
+        return
+    facts = cypher.ci_facts(uow.tx, sorted({row["ci"] for row in rows}))
+    links = []
+    for row in rows:
+        hops, applies = nearest[row["ci"]]
+        where = _where(cis[applies], hops, str(facts.get(row["ci"], {}).get("name") or row["ci"]))
+        links.append(
+            {
+                "s": row["incident"],
+                "t": ke["id"],
+                "props": {
+                    "how": KnownErrorMatchKind.TOPOLOGY.value,
+                    "reason": _said(ke, where),
+                    "rank": row["rank"],
+                },
+            }
+        )
+    uow.link_many(INCIDENT.label, "MATCHES", KNOWN_ERROR.label, links)
+    uow.audit_many(
+        [
+            ("relate", INCIDENT.label, link["s"], None, {"type": "MATCHES", "targetId": ke["id"]})
+            for link in links
+        ]
+    )
+
+
+def _where(applies: str, hops: int, ci: str) -> str:
+    """Why a known error on CI `applies` fits an incident on CI `ci`, `hops` below it."""
+    if hops == 0:
+        return f"applies to its CI {applies}"
+    return f"applies to {applies}, which its CI {ci} needs ({hops} hop(s) upstream)"
 
 
 # -- matching new incidents ---------------------------------------------------------------------
@@ -293,12 +343,7 @@ def _by_topology(uow: UnitOfWork, ci_id: str, needs: Mapping[str, int] | None) -
     on_cis = []
     for row in cypher.applying_to(uow.tx, sorted(hops), ACTIVE):
         at = min(row["cis"], key=lambda c: (hops[c], name(c)))
-        where = (
-            f"applies to its CI {name(at)}"
-            if hops[at] == 0
-            else f"applies to {name(at)}, which its CI {name(ci_id)} needs ({hops[at]} hop(s) "
-            "upstream)"
-        )
+        where = _where(name(at), hops[at], name(ci_id))
         on_cis.append(
             (hops[at], _Match(row["ke"], KnownErrorMatchKind.TOPOLOGY, _said(row["ke"], where)))
         )

@@ -121,6 +121,24 @@ def by_text(
     return [{"ke": dict(r["ke"]), "score": float(r["score"])} for r in rows]
 
 
+def unmatched_open_on(
+    tx: ManagedTransaction, ke_id: str, ci_ids: Sequence[str], open_states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The open incidents on any of these CIs that have not matched the known error yet, each
+    with its CI and its next rank."""
+    rows = tx.run(
+        f"MATCH (k:{_KE} {{id: $ke}}) "
+        "MATCH (i:Incident)-[:AFFECTS]->(c:CI) WHERE c.id IN $ids AND i.state IN $open "
+        "  AND NOT (i)-[:MATCHES]->(k) "
+        "RETURN i.id AS incident, c.id AS ci, COUNT { (i)-[:MATCHES]->() } + 1 AS rank "
+        "ORDER BY incident",
+        ke=ke_id,
+        ids=list(ci_ids),
+        open=list(open_states),
+    )
+    return [dict(r) for r in rows]
+
+
 def unmatched_caused(
     tx: ManagedTransaction,
     problem_id: str,

@@ -10,7 +10,7 @@ from graphdb.write_path import Store
 from tests.conftest import Api
 from tests.test_cmdb import ci
 from tests.test_knowledge import SEARCH, create, publish
-from tests.test_problems import chain
+from tests.test_problems import chain, resolve_incident
 
 KE = """id number title symptoms rootCause workaround state version generated ciClass ciVersion
   cis { name } problem { number } incidents { number }
@@ -233,18 +233,7 @@ def test_a_new_known_error_matches_the_open_incidents_below_its_cis_and_no_close
     elsewhere = incident(api, "CRM is slow", cis["crm"])
     done = incident(api, "Shop was slow this morning", cis["shop"])
     version = api.ok("query($id: ID!) { incident(id: $id) { version } }", {"id": done["id"]})
-    step = "mutation($input: TransitionIncidentInput!) { transitionIncident(input: $input) { userErrors { code } incident { version } } }"
-    current = version["incident"]["version"]
-    for state, changes in (
-        ("IN_PROGRESS", None),
-        ("RESOLVED", {"resolutionCode": "FIXED", "resolutionNotes": "gone by itself"}),
-    ):
-        given: dict[str, Any] = {"id": done["id"], "state": state, "version": current}
-        if changes:
-            given["changes"] = changes
-        stepped = api.ok(step, {"input": given})["transitionIncident"]
-        assert stepped["userErrors"] == [], stepped
-        current = stepped["incident"]["version"]
+    resolve_incident(api, done["id"], version["incident"]["version"], "gone by itself")
     draft = problem(api, title="Orders pool exhausted", cisAtFault=[cis["orders-db"]])
     linked = api.ok(
         "mutation($input: LinkIncidentToProblemInput!) { linkIncidentToProblem(input: $input) "

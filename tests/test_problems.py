@@ -71,6 +71,24 @@ def chain(store: Store, rest: int = 300) -> dict[str, str]:
     )
 
 
+def resolve_incident(api: Api, incident_id: str, version: int, notes: str) -> None:
+    """Work an incident and resolve it, as its assignee would, through the API."""
+    step = (
+        "mutation($input: TransitionIncidentInput!) { transitionIncident(input: $input) { "
+        "userErrors { code field } incident { state version } } }"
+    )
+    for state, changes in (
+        ("IN_PROGRESS", None),
+        ("RESOLVED", {"resolutionCode": "FIXED", "resolutionNotes": notes}),
+    ):
+        given: dict[str, Any] = {"id": incident_id, "state": state, "version": version}
+        if changes:
+            given["changes"] = changes
+        answer = api.ok(step, {"input": given})["transitionIncident"]
+        assert answer["userErrors"] == [], answer
+        version = answer["incident"]["version"]
+
+
 def test_recurrence_on_one_ci_opens_one_problem_and_later_incidents_link_to_it(
     api: Api, store: Store
 ) -> None:
@@ -181,21 +199,7 @@ def test_a_resolved_major_incident_opens_a_problem_once(api: Api, store: Store) 
     )["createIncident"]["incident"]
     assert opened["major"] is True
     assert problems(api) == []
-    resolve = (
-        "mutation($input: TransitionIncidentInput!) { transitionIncident(input: $input) { "
-        "userErrors { code field } incident { state version } } }"
-    )
-    version = opened["version"]
-    for state, changes in (
-        ("IN_PROGRESS", None),
-        ("RESOLVED", {"resolutionCode": "FIXED", "resolutionNotes": "restarted"}),
-    ):
-        given: dict[str, Any] = {"id": opened["id"], "state": state, "version": version}
-        if changes:
-            given["changes"] = changes
-        step = api.ok(resolve, {"input": given})["transitionIncident"]
-        assert step["userErrors"] == [], step
-        version = step["incident"]["version"]
+    resolve_incident(api, opened["id"], opened["version"], "restarted")
     [problem] = problems(api)
     assert problem["trigger"] == "MAJOR_INCIDENT"
     assert problem["triggeredBy"]["number"] == opened["number"]
